@@ -1,0 +1,419 @@
+"""Register readings in: parse, check, store once, and re-derive every hour they touch.
+
+The same path serves the API, the command line and the re-processing of
+rejected rows. Readings are taken in batches, each one transaction: a batch is
+either stored with its hourly values or not at all, and sending it again is
+harmless because a reading is keyed by meter and instant.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from itertools import islice
+from typing import TextIO
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from openamr.access import AccessContext
+from openamr.collect.rejections import Rejection, keep_rejections
+from openamr.db import from_epoch, to_epoch
+from openamr.store import readings as store
+from openamr.store import values as hourly
+from openamr.timeutil import UnusableTimestamp, parse_instant
+from openamr.units import MEDIUM_QUANTITIES, Medium, Unit, UnknownUnit, UnusableValue, parse_unit
+from openamr.validate import RegisterReading, derive_hourly_values
+
+CSV_COLUMNS = ("meter", "timestamp", "value", "unit")
+HOUR = 3600
+
+
+class UnableToReadReadings(ValueError):
+    """Input whose framing (header, encoding, JSON shape) makes every row unusable."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingInput:
+    """One reading as received: text fields, and where it stood in its file or request."""
+
+    line: int | None
+    meter: str
+    timestamp: str
+    value: str | Decimal
+    unit: str
+
+    def payload(self) -> dict[str, str]:
+        return {
+            "meter": self.meter,
+            "timestamp": self.timestamp,
+            "value": str(self.value),
+            "unit": self.unit,
+        }
+
+
+@dataclass
+class IngestReport:
+    """What became of the readings: counts, and each rejected row with its reason."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    revised: int = 0
+    rejected: int = 0
+    hours_written: int = 0
+    errors: list[Rejection] = field(default_factory=list)
+    max_errors: int = 1000
+
+    def reject(self, rejection: Rejection) -> None:
+        self.rejected += 1
+        if len(self.errors) < self.max_errors:
+            self.errors.append(rejection)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "received": self.received,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "revised": self.revised,
+            "rejected": self.rejected,
+            "hours_written": self.hours_written,
+            "errors": [{"line": item.line, "reason": item.reason} for item in self.errors],
+            "errors_truncated": self.rejected > len(self.errors),
+        }
+
+
+def read_readings_csv(stream: TextIO) -> Iterator[ReadingInput]:
+    """Readings from CSV text with the header `meter,timestamp,value,unit`, one by one."""
+    reader = csv.reader(stream)
+    try:
+        header = [name.strip().lstrip("\ufeff") for name in next(reader)]
+    except StopIteration:
+        return
+    try:
+        positions = [header.index(name) for name in CSV_COLUMNS]
+    except ValueError:
+        raise UnableToReadReadings(
+            f"the CSV header must name the columns {','.join(CSV_COLUMNS)}; it has "
+            f"{','.join(header)[:200]}"
+        ) from None
+    width = max(positions) + 1
+    meter_at, time_at, value_at, unit_at = positions
+    for row in reader:
+        if not row:
+            continue
+        if len(row) < width:
+            row = row + [""] * (width - len(row))
+        yield ReadingInput(
+            reader.line_num, row[meter_at], row[time_at], row[value_at], row[unit_at]
+        )
+
+
+def readings_from_items(items: Iterable[object]) -> Iterator[ReadingInput]:
+    """Readings from parsed JSON objects; an object that is not one becomes a rejectable row."""
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, Mapping):
+            yield ReadingInput(number, "", "", "", "")
+            continue
+        value = item.get("value", "")
+        yield ReadingInput(
+            number,
+            str(item.get("meter", "")),
+            str(item.get("timestamp", "")),
+            value if isinstance(value, Decimal) else str(value),
+            str(item.get("unit", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Accepted:
+    line: int | None
+    meter: store.MeterInfo
+    read_at: datetime
+    value: int
+    point_id: int
+
+
+class _Resolver:
+    """Meter lookups and unit parsing, cached across the batches of one import."""
+
+    def __init__(self, access: AccessContext) -> None:
+        self.access = access
+        self.meters: dict[str, list[store.MeterInfo]] = {}
+        self.units: dict[str, Unit] = {}
+
+    def load(self, conn: sa.Connection, identities: Iterable[str]) -> None:
+        unknown = {identity for identity in identities if identity not in self.meters}
+        if unknown:
+            found = store.find_meters(conn, unknown, access=self.access)
+            for identity in unknown:
+                self.meters[identity] = found.get(identity, [])
+
+    def unit(self, symbol: str) -> Unit:
+        unit = self.units.get(symbol)
+        if unit is None:
+            unit = self.units[symbol] = parse_unit(symbol)
+        return unit
+
+    def check(self, item: ReadingInput) -> _Accepted | str:
+        """The accepted reading, or the reason it cannot be used."""
+        identity = item.meter.strip()
+        if not identity:
+            return "meter is empty"
+        candidates = self.meters.get(identity, [])
+        if not candidates:
+            return f"unknown meter {identity!r}; load it with `openamr import portfolio` first"
+        if len(candidates) > 1:
+            return f"meter {identity!r} is registered for more than one customer"
+        meter = candidates[0]
+        try:
+            read_at = parse_instant(item.timestamp)
+            unit = self.unit(item.unit)
+        except (UnusableTimestamp, UnknownUnit) as exc:
+            return str(exc)
+        if unit.quantity is not meter.unit.quantity:
+            return (
+                f"unit {unit.symbol} does not measure {meter.medium} "
+                f"(meter {identity} registers {meter.unit.symbol})"
+            )
+        if unit.quantity not in MEDIUM_QUANTITIES[Medium(meter.medium)]:
+            return f"unit {unit.symbol} does not measure {meter.medium}"
+        try:
+            value = unit.to_storage(item.value)
+        except UnusableValue as exc:
+            return str(exc)
+        if unit.cumulative and value < 0:
+            return f"register value {item.value} is negative"
+        point_id = meter.point_at(read_at)
+        if point_id is None:
+            return _not_installed(meter, read_at)
+        return _Accepted(item.line, meter, read_at, value, point_id)
+
+
+def _not_installed(meter: store.MeterInfo, read_at: datetime) -> str:
+    if not meter.installations:
+        return f"meter {meter.identity!r} is not installed on any metering point"
+    first = meter.installations[0]
+    if read_at < first.installed_at:
+        return (
+            f"reading at {read_at.isoformat()} is before meter {meter.identity!r} was installed "
+            f"({first.installed_at.isoformat()})"
+        )
+    return f"meter {meter.identity!r} was not installed at {read_at.isoformat()}"
+
+
+class ReadingIngest:
+    """One import: batches of readings in, one report out, meter look-ups cached between batches."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        access: AccessContext,
+        source: str,
+        now: datetime,
+        max_errors: int = 1000,
+        keep_rejected: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.source = source
+        self.now = now
+        self.keep_rejected = keep_rejected
+        self.report = IngestReport(max_errors=max_errors)
+        self._resolver = _Resolver(access)
+
+    def add_batch(self, batch: Sequence[ReadingInput]) -> list[Rejection]:
+        """Store one batch in one transaction; returns the batch's rejected rows."""
+        if not batch:
+            return []
+        for attempt in (1, 2):
+            try:
+                with self.engine.begin() as conn:
+                    outcome, rejections = self._record(conn, batch)
+                break
+            except sa.exc.IntegrityError:
+                # Another writer stored some of these readings between our look-up and
+                # our insert; the second attempt sees them and counts them as duplicates.
+                if attempt == 2:
+                    raise
+        report = self.report
+        report.received += len(batch)
+        report.stored += outcome.stored
+        report.duplicates += outcome.duplicates
+        report.revised += outcome.revised
+        report.hours_written += outcome.hours_written
+        for rejection in rejections:
+            report.reject(rejection)
+        return rejections
+
+    def add_all(self, rows: Iterable[ReadingInput], *, batch_size: int) -> IngestReport:
+        iterator = iter(rows)
+        while batch := list(islice(iterator, batch_size)):
+            self.add_batch(batch)
+        return self.report
+
+    def _record(
+        self, conn: sa.Connection, batch: Sequence[ReadingInput]
+    ) -> tuple[IngestReport, list[Rejection]]:
+        resolver = self._resolver
+        resolver.load(conn, (item.meter.strip() for item in batch))
+        accepted: dict[tuple[int, datetime], _Accepted] = {}
+        rejections: list[Rejection] = []
+        repeated = 0
+        for item in batch:
+            outcome = resolver.check(item)
+            if isinstance(outcome, str):
+                candidates = resolver.meters.get(item.meter.strip(), [])
+                customer = candidates[0].customer_id if len(candidates) == 1 else None
+                rejections.append(Rejection(item.line, outcome, item.payload(), customer))
+            else:
+                key = (outcome.meter.id, outcome.read_at)
+                earlier = accepted.get(key)
+                if earlier is not None and earlier.value == outcome.value:
+                    repeated += 1
+                # Within one batch the later row wins, as a later batch would.
+                accepted[key] = outcome
+        result = _store_and_derive(conn, accepted, source=self.source, now=self.now)
+        result.duplicates += repeated
+        if self.keep_rejected:
+            keep_rejections(
+                conn, rejections, kind="reading", source=self.source, received_at=self.now
+            )
+        return result, rejections
+
+
+def record_readings(
+    engine: Engine,
+    rows: Iterable[ReadingInput],
+    *,
+    access: AccessContext,
+    source: str,
+    now: datetime,
+    batch_size: int = 20_000,
+    max_errors: int = 1000,
+    keep_rejected: bool = True,
+) -> IngestReport:
+    """Store readings once each and re-derive the hourly values they touch.
+
+    A reading that cannot be used is reported with its line and reason and, with
+    `keep_rejected`, kept as a rejected input so that it can be re-processed.
+    """
+    ingest = ReadingIngest(
+        engine,
+        access=access,
+        source=source,
+        now=now,
+        max_errors=max_errors,
+        keep_rejected=keep_rejected,
+    )
+    return ingest.add_all(rows, batch_size=batch_size)
+
+
+def _store_and_derive(
+    conn: sa.Connection,
+    accepted: Mapping[tuple[int, datetime], _Accepted],
+    *,
+    source: str,
+    now: datetime,
+) -> IngestReport:
+    result = IngestReport()
+    if not accepted:
+        return result
+    # 1. What is stored already around each meter's readings in this batch.
+    bounds: dict[int, tuple[datetime, datetime]] = {}
+    for meter_id, read_at in accepted:
+        lo, hi = bounds.get(meter_id, (read_at, read_at))
+        bounds[meter_id] = (min(lo, read_at), max(hi, read_at))
+    stored = store.list_readings_around(conn, [(m, lo, hi) for m, (lo, hi) in bounds.items()])
+    stored_values = {(r.meter_id, r.read_at): r.value for r in stored}
+
+    new: list[store.NewReading] = []
+    revised: list[tuple[store.NewReading, int]] = []
+    touched: dict[int, tuple[int, int]] = {}  # point -> (lo, hi) in epoch seconds
+    for key, item in accepted.items():
+        previous = stored_values.get(key)
+        if previous == item.value:
+            result.duplicates += 1
+            continue
+        reading = store.NewReading(item.meter.id, item.read_at, item.meter.customer_id, item.value)
+        if previous is None:
+            new.append(reading)
+        else:
+            revised.append((reading, previous))
+        moment = to_epoch(item.read_at)
+        lo, hi = touched.get(item.point_id, (moment, moment))
+        touched[item.point_id] = (min(lo, moment), max(hi, moment))
+    result.stored = len(new)
+    result.revised = len(revised)
+    if not touched:
+        return result
+
+    # 2. The hours that can change: from the stored neighbour before each point's first
+    #    new reading to the one after its last, widened to whole hours.
+    meter_times: dict[int, list[int]] = defaultdict(list)
+    for r in stored:
+        meter_times[r.meter_id].append(to_epoch(r.read_at))
+    point_meters: dict[int, set[int]] = defaultdict(set)
+    for item in accepted.values():
+        point_meters[item.point_id].add(item.meter.id)
+    windows: dict[int, tuple[int, int]] = {}
+    for point_id, (lo, hi) in touched.items():
+        for meter_id in point_meters[point_id]:
+            times = meter_times.get(meter_id, ())
+            lo = max((t for t in times if t < lo), default=lo)
+            hi = min((t for t in times if t > hi), default=hi)
+        windows[point_id] = (lo - lo % HOUR, hi - hi % HOUR + HOUR)
+
+    # 3. Everything the derivation of those hours needs: every meter ever on each
+    #    point, with its readings in the window and one on either side.
+    spans = hourly.list_spans(conn, windows)
+    ranges = [
+        (span.meter_id, from_epoch(windows[point_id][0]), from_epoch(windows[point_id][1]))
+        for point_id, point_spans in spans.items()
+        for span in point_spans
+    ]
+    around = {(r.meter_id, r.read_at): r.value for r in store.list_readings_around(conn, ranges)}
+    for key, item in accepted.items():
+        around[key] = item.value
+    by_meter: dict[int, list[RegisterReading]] = defaultdict(list)
+    for (meter_id, read_at), value in around.items():
+        by_meter[meter_id].append(RegisterReading(meter_id, read_at, value))
+
+    # 4. Derive, compare with what is stored, write the difference.
+    customer_of = {item.point_id: item.meter.customer_id for item in accepted.values()}
+    window_list = [(p, from_epoch(lo), from_epoch(hi)) for p, (lo, hi) in windows.items()]
+    existing = hourly.list_hour_rows(conn, window_list)
+    inserts: list[hourly.HourRow] = []
+    updates: list[hourly.HourRow] = []
+    derived_keys: set[tuple[int, datetime]] = set()
+    for point_id, start, end in window_list:
+        point_spans = spans.get(point_id, [])
+        point_readings = [r for span in point_spans for r in by_meter.get(span.meter_id, ())]
+        for value in derive_hourly_values(
+            point_readings, point_spans, window_start=start, window_end=end
+        ):
+            key = (point_id, value.start_at)
+            derived_keys.add(key)
+            row = hourly.HourRow(
+                point_id,
+                customer_of[point_id],
+                value.start_at,
+                value.value,
+                value.status.value,
+                value.reason,
+            )
+            before = existing.get(key)
+            if before is None:
+                inserts.append(row)
+            elif before != (row.value, row.status, row.reason):
+                updates.append(row)
+    deletes = [key for key in existing if key not in derived_keys]
+    store.insert_readings(conn, new, received_at=now)
+    store.revise_readings(conn, revised, received_at=now, source=source)
+    hourly.write_hour_rows(conn, inserts=inserts, updates=updates, deletes=deletes)
+    result.hours_written = len(inserts) + len(updates) + len(deletes)
+    return result

@@ -1,0 +1,76 @@
+"""Re-processing: rejected readings tried again once their cause may be fixed."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from openamr.access import AccessContext
+from openamr.collect.readings import IngestReport, ReadingIngest, ReadingInput
+from openamr.store.schema import rejected_input
+
+
+def reprocess_rejected(
+    engine: Engine, *, access: AccessContext, now: datetime, batch_size: int
+) -> IngestReport:
+    """Run every unresolved rejected reading through ingest again.
+
+    A reading that is now accepted (or found already stored) is marked resolved;
+    one still rejected keeps its row, with the reason brought up to date.
+    """
+    ingest = ReadingIngest(engine, access=access, source="reprocess", now=now, keep_rejected=False)
+    last_id = 0
+    while True:
+        query = (
+            sa.select(rejected_input.c.id, rejected_input.c.payload)
+            .where(
+                rejected_input.c.kind == "reading",
+                rejected_input.c.resolved_at.is_(None),
+                rejected_input.c.id > last_id,
+            )
+            .order_by(rejected_input.c.id)
+            .limit(batch_size)
+        )
+        if access.customer_ids is not None:
+            query = query.where(
+                sa.or_(
+                    rejected_input.c.customer_id.is_(None),
+                    rejected_input.c.customer_id.in_(sorted(access.customer_ids)),
+                )
+            )
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return ingest.report
+        last_id = rows[-1].id
+        batch = []
+        for row in rows:
+            payload = json.loads(row.payload)
+            batch.append(
+                ReadingInput(
+                    row.id,
+                    str(payload.get("meter", "")),
+                    str(payload.get("timestamp", "")),
+                    str(payload.get("value", "")),
+                    str(payload.get("unit", "")),
+                )
+            )
+        still = {item.line: item.reason for item in ingest.add_batch(batch)}
+        with engine.begin() as conn:
+            resolved = [row.id for row in rows if row.id not in still]
+            if resolved:
+                conn.execute(
+                    rejected_input.update()
+                    .where(rejected_input.c.id.in_(resolved))
+                    .values(resolved_at=now)
+                )
+            if still:
+                conn.execute(
+                    rejected_input.update()
+                    .where(rejected_input.c.id == sa.bindparam("b_id"))
+                    .values(reason=sa.bindparam("b_reason")),
+                    [{"b_id": key, "b_reason": reason[:500]} for key, reason in still.items()],
+                )

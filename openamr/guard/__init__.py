@@ -1,0 +1,1 @@
+"""Identities, roles, grants and the audit log: who may see what."""

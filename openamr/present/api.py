@@ -1,0 +1,220 @@
+"""HTTP: the portfolio and its values, at hour, day or month resolution, as JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.engine import Engine
+
+from openamr.access import AccessContext
+from openamr.guard.http import current_access, current_engine
+from openamr.present.series import Series, point_series, total
+from openamr.store import queries
+from openamr.units import Medium
+from openamr.validate import Resolution
+
+router = APIRouter(prefix="/api/v1", tags=["portfolio and values"])
+
+Access = Annotated[AccessContext, Depends(current_access)]
+Db = Annotated[Engine, Depends(current_engine)]
+FromDay = Annotated[date, Query(alias="from", description="First local day, YYYY-MM-DD")]
+ToDay = Annotated[date, Query(alias="to", description="Local day after the last, YYYY-MM-DD")]
+ResolutionQuery = Annotated[Resolution, Query(description="hour, day or month")]
+FormatQuery = Annotated[Literal["json", "csv"], Query(description="json or csv")]
+
+CSV_HEADER = ("metering_point", "medium", "start", "end", "value", "unit", "status")
+
+
+@router.get("/properties", summary="Properties the caller may see")
+def get_properties(engine: Db, access: Access) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = queries.list_properties(conn, access=access)
+    return [
+        {
+            "id": row.id,
+            "customer": row.customer,
+            "designation": row.designation,
+            "name": row.name,
+            "time_zone": row.time_zone,
+            "apartments": row.apartments,
+        }
+        for row in rows
+    ]
+
+
+@router.get("/properties/{property_id}/apartments", summary="Apartments of a property")
+def get_apartments(property_id: int, engine: Db, access: Access) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        _property_or_404(conn, access, property_id)
+        rows = queries.list_apartments(conn, access=access, property_id=property_id)
+    return [{"id": row.id, "entrance": row.entrance, "number": row.number} for row in rows]
+
+
+@router.get("/properties/{property_id}/metering-points", summary="Metering points of a property")
+def get_property_points(property_id: int, engine: Db, access: Access) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        _property_or_404(conn, access, property_id)
+        rows = queries.list_metering_points(conn, access=access, property_id=property_id)
+    return [_point_json(row) for row in rows]
+
+
+@router.get("/apartments/{apartment_id}/metering-points", summary="Metering points of an apartment")
+def get_apartment_points(apartment_id: int, engine: Db, access: Access) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        _apartment_or_404(conn, access, apartment_id)
+        rows = queries.list_metering_points(conn, access=access, apartment_id=apartment_id)
+    return [_point_json(row) for row in rows]
+
+
+@router.get(
+    "/metering-points/{point_id}/values",
+    summary="Values of one metering point",
+    description="Every period from `from` to `to` (exclusive) in the property's local time, "
+    "each with its status: measured, estimated, missing or rejected.",
+)
+def get_point_values(
+    point_id: int,
+    engine: Db,
+    access: Access,
+    first_day: FromDay,
+    end_day: ToDay,
+    resolution: ResolutionQuery = Resolution.HOUR,
+    format: FormatQuery = "json",
+) -> Response:
+    with engine.connect() as conn:
+        points = queries.list_metering_points(conn, access=access, point_id=point_id)
+        if not points:
+            raise HTTPException(404, f"no metering point {point_id}")
+        series = point_series(
+            conn, points, first_day=first_day, end_day=end_day, resolution=resolution
+        )
+    return _answer(series, first_day, end_day, resolution, format)
+
+
+@router.get(
+    "/apartments/{apartment_id}/values", summary="Values of an apartment, per metering point"
+)
+def get_apartment_values(
+    apartment_id: int,
+    engine: Db,
+    access: Access,
+    first_day: FromDay,
+    end_day: ToDay,
+    resolution: ResolutionQuery = Resolution.HOUR,
+    medium: Medium | None = None,
+    format: FormatQuery = "json",
+) -> Response:
+    with engine.connect() as conn:
+        _apartment_or_404(conn, access, apartment_id)
+        points = queries.list_metering_points(
+            conn, access=access, apartment_id=apartment_id, medium=medium
+        )
+        series = point_series(
+            conn, points, first_day=first_day, end_day=end_day, resolution=resolution
+        )
+    return _answer(series, first_day, end_day, resolution, format)
+
+
+@router.get(
+    "/properties/{property_id}/values",
+    summary="Values of a property for one medium",
+    description="The sum over the property's apartments, and each property-level point "
+    "(such as the building's main heat meter) as a series of its own.",
+)
+def get_property_values(
+    property_id: int,
+    engine: Db,
+    access: Access,
+    medium: Medium,
+    first_day: FromDay,
+    end_day: ToDay,
+    resolution: ResolutionQuery = Resolution.DAY,
+    format: FormatQuery = "json",
+) -> Response:
+    with engine.connect() as conn:
+        _property_or_404(conn, access, property_id)
+        points = queries.list_metering_points(
+            conn, access=access, property_id=property_id, medium=medium
+        )
+        series = point_series(
+            conn, points, first_day=first_day, end_day=end_day, resolution=resolution
+        )
+    apartments = [s for s, p in zip(series, points, strict=True) if p.apartment_id is not None]
+    building = [s for s, p in zip(series, points, strict=True) if p.apartment_id is None]
+    answer = ([total("apartments total", apartments)] if apartments else []) + building
+    return _answer(answer, first_day, end_day, resolution, format)
+
+
+def _property_or_404(conn: sa.Connection, access: AccessContext, property_id: int) -> None:
+    if not queries.find_properties(conn, access=access, property_id=property_id):
+        raise HTTPException(404, f"no property {property_id}")
+
+
+def _apartment_or_404(conn: sa.Connection, access: AccessContext, apartment_id: int) -> None:
+    if queries.get_apartment(conn, access=access, apartment_id=apartment_id) is None:
+        raise HTTPException(404, f"no apartment {apartment_id}")
+
+
+def _point_json(row: queries.PointRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "property_id": row.property_id,
+        "apartment_id": row.apartment_id,
+        "medium": row.medium,
+        "unit": row.unit,
+    }
+
+
+def _answer(
+    series: list[Series], first_day: date, end_day: date, resolution: Resolution, format: str
+) -> Response:
+    if format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(CSV_HEADER)
+        for item in series:
+            label = "+".join(str(p) for p in item.metering_point_ids)
+            for value in item.values:
+                writer.writerow(
+                    (
+                        label,
+                        item.medium,
+                        value.start_at.isoformat(),
+                        value.end_at.isoformat(),
+                        "" if value.value is None else value.value,
+                        item.unit,
+                        value.status.value,
+                    )
+                )
+        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
+    return JSONResponse(
+        {
+            "from": first_day.isoformat(),
+            "to": end_day.isoformat(),
+            "resolution": resolution.value,
+            "series": [
+                {
+                    "label": item.label,
+                    "metering_point_ids": list(item.metering_point_ids),
+                    "medium": item.medium,
+                    "unit": item.unit,
+                    "values": [
+                        {
+                            "start": value.start_at.isoformat(),
+                            "end": value.end_at.isoformat(),
+                            "value": value.value,
+                            "status": value.status.value,
+                        }
+                        for value in item.values
+                    ],
+                }
+                for item in series
+            ],
+        }
+    )

@@ -1,0 +1,101 @@
+"""Values of metering points over local periods: hourly rows filled and rolled up for reading."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from openamr.store.queries import PointRow
+from openamr.store.values import list_hourly_values
+from openamr.validate import PeriodValue, Resolution, Status, aggregate, local_periods
+
+# When values of several points are added up, the least certain status wins.
+_STATUS_ORDER = [Status.MEASURED, Status.ESTIMATED, Status.REJECTED, Status.MISSING]
+
+
+class UnableToReadValues(ValueError):
+    """A request for values that cannot be answered as asked (bad period, mixed units)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One metering point's (or a sum of points') values over consecutive local periods."""
+
+    label: str
+    medium: str
+    unit: str
+    metering_point_ids: tuple[int, ...]
+    values: list[PeriodValue]
+
+
+def point_series(
+    conn: sa.Connection,
+    points: Sequence[PointRow],
+    *,
+    first_day: date,
+    end_day: date,
+    resolution: Resolution,
+) -> list[Series]:
+    """One series per point, every period present (missing ones with status `missing`).
+
+    The caller has resolved `points` through the access context already.
+    """
+    if end_day <= first_day:
+        raise UnableToReadValues("the end date must be later than the start date")
+    if not points:
+        return []
+    zone = ZoneInfo(points[0].time_zone)
+    try:
+        periods = local_periods(
+            first_day=first_day, end_day=end_day, zone=zone, resolution=resolution
+        )
+    except ValueError as exc:
+        raise UnableToReadValues(str(exc)) from None
+    start, end = periods[0][0], periods[-1][1]
+    stored = list_hourly_values(
+        conn, metering_point_ids=[p.id for p in points], start=_utc(start), end=_utc(end)
+    )
+    series = []
+    for point in points:
+        values = aggregate(
+            stored[point.id],
+            first_day=first_day,
+            end_day=end_day,
+            zone=ZoneInfo(point.time_zone),
+            resolution=resolution,
+        )
+        series.append(Series(f"point {point.id}", point.medium, point.unit, (point.id,), values))
+    return series
+
+
+def total(label: str, parts: Sequence[Series]) -> Series:
+    """The sum of series of one medium and unit, period by period. Raises UnableToReadValues."""
+    if not parts:
+        raise UnableToReadValues("there are no values to add up")
+    units = {part.unit for part in parts}
+    if len(units) != 1:
+        raise UnableToReadValues(f"cannot add up values in different units: {sorted(units)}")
+    values: list[PeriodValue] = []
+    for column in zip(*(part.values for part in parts), strict=True):
+        status = max((item.status for item in column), key=_STATUS_ORDER.index)
+        known = status in (Status.MEASURED, Status.ESTIMATED)
+        values.append(
+            PeriodValue(
+                start_at=column[0].start_at,
+                end_at=column[0].end_at,
+                value=sum(item.value or 0 for item in column) if known else None,
+                status=status,
+            )
+        )
+    ids = tuple(point for part in parts for point in part.metering_point_ids)
+    return Series(label, parts[0].medium, parts[0].unit, ids, values)
+
+
+def _utc(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment.astimezone(UTC)
