@@ -77,7 +77,7 @@ def landing_page(request: Request) -> HTMLResponse:
     body = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>openamr</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; line-height: 1.5">
+<body style="font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto">
 <h1>openamr {escape(__version__)}</h1>
 <p>Meter readings in, exact hourly values out: {len(properties)} properties,
 {sum(p.apartments for p in properties)} apartments.

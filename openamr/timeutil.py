@@ -22,7 +22,8 @@ def parse_instant(text: str) -> datetime:
         raise UnusableTimestamp(f"timestamp {raw[:40]!r} is not ISO 8601") from exc
     if moment.tzinfo is None:
         raise UnusableTimestamp(
-            f"timestamp {raw[:40]!r} has no offset; write it as e.g. 2026-03-29T01:07:00+01:00 or …Z"
+            f"timestamp {raw[:40]!r} has no offset; "
+            "write it as e.g. 2026-03-29T01:07:00+01:00 or …Z"
         )
     return moment.astimezone(UTC).replace(microsecond=0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import tempfile
 from collections.abc import Iterator
-from typing import Annotated, Any, BinaryIO
+from typing import IO, Annotated, Any
 
 import ijson
 from fastapi import APIRouter, Depends, Request
@@ -61,7 +61,10 @@ READINGS_BODY: dict[str, Any] = {
             },
             "text/csv": {
                 "schema": {"type": "string"},
-                "example": "meter,timestamp,value,unit\nKAM-12345678,2026-03-29T01:07:00+01:00,12345.678,kWh\n",
+                "example": (
+                    "meter,timestamp,value,unit\n"
+                    "KAM-12345678,2026-03-29T01:07:00+01:00,12345.678,kWh\n"
+                ),
             },
         },
     }
@@ -92,7 +95,8 @@ async def post_readings(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/json", "text/csv"):
         raise UnsupportedMediaType(
-            f"Content-Type {content_type or '(none)'} is not taken; send application/json or text/csv"
+            f"Content-Type {content_type or '(none)'} is not taken; "
+            "send application/json or text/csv"
         )
     settings: Settings = request.app.state.settings
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
@@ -116,7 +120,7 @@ async def post_readings(
     return JSONResponse(ingest.report.as_dict())
 
 
-def _csv_rows(body: BinaryIO) -> Iterator[ReadingInput]:
+def _csv_rows(body: IO[bytes]) -> Iterator[ReadingInput]:
     text = io.TextIOWrapper(body, encoding="utf-8-sig", newline="")
     try:
         yield from read_readings_csv(text)
@@ -128,7 +132,7 @@ def _csv_rows(body: BinaryIO) -> Iterator[ReadingInput]:
         text.detach()
 
 
-def _json_rows(body: BinaryIO) -> Iterator[ReadingInput]:
+def _json_rows(body: IO[bytes]) -> Iterator[ReadingInput]:
     first = _first_significant_byte(body)
     prefix = "item" if first == b"[" else "readings.item"
     if first not in (b"[", b"{"):
@@ -141,7 +145,7 @@ def _json_rows(body: BinaryIO) -> Iterator[ReadingInput]:
         raise UnableToReadReadings(f"the JSON body is not valid JSON: {exc}") from None
 
 
-def _first_significant_byte(body: BinaryIO) -> bytes:
+def _first_significant_byte(body: IO[bytes]) -> bytes:
     while True:
         byte = body.read(1)
         if not byte or not byte.isspace():

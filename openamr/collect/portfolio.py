@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from openamr.access import AccessContext
@@ -165,7 +166,7 @@ def import_portfolio(
 
 
 def _import_one(
-    conn: register.sa.Connection,
+    conn: sa.Connection,
     item: Installation,
     *,
     access: AccessContext,

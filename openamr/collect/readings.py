@@ -320,100 +320,119 @@ def _store_and_derive(
     source: str,
     now: datetime,
 ) -> IngestReport:
+    """Store what is new or changed in `accepted` and re-derive the hours it touches."""
     result = IngestReport()
     if not accepted:
         return result
-    # 1. What is stored already around each meter's readings in this batch.
     bounds: dict[int, tuple[datetime, datetime]] = {}
     for meter_id, read_at in accepted:
-        lo, hi = bounds.get(meter_id, (read_at, read_at))
-        bounds[meter_id] = (min(lo, read_at), max(hi, read_at))
+        first, last = bounds.get(meter_id, (read_at, read_at))
+        bounds[meter_id] = (min(first, read_at), max(last, read_at))
     stored = store.list_readings_around(conn, [(m, lo, hi) for m, (lo, hi) in bounds.items()])
     stored_values = {(r.meter_id, r.read_at): r.value for r in stored}
 
     new: list[store.NewReading] = []
     revised: list[tuple[store.NewReading, int]] = []
-    touched: dict[int, tuple[int, int]] = {}  # point -> (lo, hi) in epoch seconds
+    changed: list[_Accepted] = []
     for key, item in accepted.items():
         previous = stored_values.get(key)
         if previous == item.value:
             result.duplicates += 1
             continue
-        reading = store.NewReading(item.meter.id, item.read_at, item.meter.customer_id, item.value)
+        row = store.NewReading(item.meter.id, item.read_at, item.meter.customer_id, item.value)
         if previous is None:
-            new.append(reading)
+            new.append(row)
         else:
-            revised.append((reading, previous))
-        moment = to_epoch(item.read_at)
-        lo, hi = touched.get(item.point_id, (moment, moment))
-        touched[item.point_id] = (min(lo, moment), max(hi, moment))
+            revised.append((row, previous))
+        changed.append(item)
     result.stored = len(new)
     result.revised = len(revised)
-    if not touched:
-        return result
+    if changed:
+        windows = _windows_to_derive(changed, stored)
+        inserts, updates, deletes = _derive(conn, windows, accepted)
+        result.hours_written = len(inserts) + len(updates) + len(deletes)
+    store.insert_readings(conn, new, received_at=now)
+    store.revise_readings(conn, revised, received_at=now, source=source)
+    if changed:
+        hourly.write_hour_rows(conn, inserts=inserts, updates=updates, deletes=deletes)
+    return result
 
-    # 2. The hours that can change: from the stored neighbour before each point's first
-    #    new reading to the one after its last, widened to whole hours.
-    meter_times: dict[int, list[int]] = defaultdict(list)
+
+def _windows_to_derive(
+    changed: Iterable[_Accepted], stored: Iterable[store.StoredReading]
+) -> dict[int, tuple[int, int]]:
+    """Per point, the whole hours (epoch seconds, half-open) whose values can change.
+
+    A new or changed reading alters the register's course from the stored reading
+    before it to the one after it, so those neighbours bound the hours to re-derive.
+    """
+    span: dict[int, tuple[int, int]] = {}
+    meters: dict[int, set[int]] = defaultdict(set)
+    for item in changed:
+        moment = to_epoch(item.read_at)
+        first, last = span.get(item.point_id, (moment, moment))
+        span[item.point_id] = (min(first, moment), max(last, moment))
+        meters[item.point_id].add(item.meter.id)
+    stored_times: dict[int, list[int]] = defaultdict(list)
     for r in stored:
-        meter_times[r.meter_id].append(to_epoch(r.read_at))
-    point_meters: dict[int, set[int]] = defaultdict(set)
-    for item in accepted.values():
-        point_meters[item.point_id].add(item.meter.id)
+        stored_times[r.meter_id].append(to_epoch(r.read_at))
     windows: dict[int, tuple[int, int]] = {}
-    for point_id, (lo, hi) in touched.items():
-        for meter_id in point_meters[point_id]:
-            times = meter_times.get(meter_id, ())
-            lo = max((t for t in times if t < lo), default=lo)
-            hi = min((t for t in times if t > hi), default=hi)
-        windows[point_id] = (lo - lo % HOUR, hi - hi % HOUR + HOUR)
+    for point_id, (first, last) in span.items():
+        for meter_id in meters[point_id]:
+            times = stored_times.get(meter_id, [])
+            first = max((t for t in times if t < first), default=first)
+            last = min((t for t in times if t > last), default=last)
+        windows[point_id] = (first - first % HOUR, last - last % HOUR + HOUR)
+    return windows
 
-    # 3. Everything the derivation of those hours needs: every meter ever on each
-    #    point, with its readings in the window and one on either side.
+
+def _derive(
+    conn: sa.Connection,
+    windows: Mapping[int, tuple[int, int]],
+    accepted: Mapping[tuple[int, datetime], _Accepted],
+) -> tuple[list[hourly.HourRow], list[hourly.HourRow], list[tuple[int, datetime]]]:
+    """Hourly rows to insert, update and delete so the windows match the readings."""
+    # Every meter ever on each point, with its readings in the window and one on
+    # either side: all that linear interpolation inside the window can need.
     spans = hourly.list_spans(conn, windows)
     ranges = [
         (span.meter_id, from_epoch(windows[point_id][0]), from_epoch(windows[point_id][1]))
         for point_id, point_spans in spans.items()
         for span in point_spans
     ]
-    around = {(r.meter_id, r.read_at): r.value for r in store.list_readings_around(conn, ranges)}
+    known = {(r.meter_id, r.read_at): r.value for r in store.list_readings_around(conn, ranges)}
     for key, item in accepted.items():
-        around[key] = item.value
+        known[key] = item.value
     by_meter: dict[int, list[RegisterReading]] = defaultdict(list)
-    for (meter_id, read_at), value in around.items():
+    for (meter_id, read_at), value in known.items():
         by_meter[meter_id].append(RegisterReading(meter_id, read_at, value))
 
-    # 4. Derive, compare with what is stored, write the difference.
     customer_of = {item.point_id: item.meter.customer_id for item in accepted.values()}
     window_list = [(p, from_epoch(lo), from_epoch(hi)) for p, (lo, hi) in windows.items()]
     existing = hourly.list_hour_rows(conn, window_list)
     inserts: list[hourly.HourRow] = []
     updates: list[hourly.HourRow] = []
-    derived_keys: set[tuple[int, datetime]] = set()
+    derived: set[tuple[int, datetime]] = set()
     for point_id, start, end in window_list:
         point_spans = spans.get(point_id, [])
         point_readings = [r for span in point_spans for r in by_meter.get(span.meter_id, ())]
-        for value in derive_hourly_values(
+        for hour in derive_hourly_values(
             point_readings, point_spans, window_start=start, window_end=end
         ):
-            key = (point_id, value.start_at)
-            derived_keys.add(key)
+            key = (point_id, hour.start_at)
+            derived.add(key)
             row = hourly.HourRow(
                 point_id,
                 customer_of[point_id],
-                value.start_at,
-                value.value,
-                value.status.value,
-                value.reason,
+                hour.start_at,
+                hour.value,
+                hour.status.value,
+                hour.reason,
             )
             before = existing.get(key)
             if before is None:
                 inserts.append(row)
             elif before != (row.value, row.status, row.reason):
                 updates.append(row)
-    deletes = [key for key in existing if key not in derived_keys]
-    store.insert_readings(conn, new, received_at=now)
-    store.revise_readings(conn, revised, received_at=now, source=source)
-    hourly.write_hour_rows(conn, inserts=inserts, updates=updates, deletes=deletes)
-    result.hours_written = len(inserts) + len(updates) + len(deletes)
-    return result
+    deletes = [key for key in existing if key not in derived]
+    return inserts, updates, deletes

@@ -30,7 +30,7 @@ def keep_rejections(
     source: str,
     received_at: datetime,
 ) -> None:
-    """Store rejected rows so that `openamr reprocess` can try them again once the cause is fixed."""
+    """Keep rejected rows so that `openamr reprocess` can try them once the cause is fixed."""
     if not rejections:
         return
     conn.execute(

@@ -296,13 +296,14 @@ def add_tenancy(
         query = query.where(tenancy.c.start_at < end_at)
     if conn.execute(query.limit(1)).first() is not None:
         raise UnableToRegister("the apartment already has a tenancy in that period")
-    return conn.execute(
+    tenancy_id: int = conn.execute(
         tenancy.insert()
         .values(
             customer_id=customer_id, apartment_id=apartment_id, start_at=start_at, end_at=end_at
         )
         .returning(tenancy.c.id)
     ).scalar_one()
+    return tenancy_id
 
 
 def end_tenancy(conn: sa.Connection, *, tenancy_id: int, end_at: datetime) -> None:

@@ -43,7 +43,7 @@ class MeterInfo:
     installations: tuple[Installed, ...]
 
     def point_at(self, moment: datetime) -> int | None:
-        """The metering point the meter sits on at `moment` (a closing reading at removal counts)."""
+        """The point the meter sits on at `moment`; a closing reading at removal counts."""
         for item in self.installations:
             if item.installed_at <= moment and (
                 item.removed_at is None or moment <= item.removed_at
@@ -125,12 +125,16 @@ def list_readings_around(
     """
     found: list[StoredReading] = []
     for start in range(0, len(ranges), CHUNK):
-        wanted = sa.values(
-            sa.column("meter_id", sa.Integer),
-            sa.column("lo", UTCDateTime()),
-            sa.column("hi", UTCDateTime()),
-            name="wanted",
-        ).data(list(ranges[start : start + CHUNK])).cte("wanted")
+        wanted = (
+            sa.values(
+                sa.column("meter_id", sa.Integer),
+                sa.column("lo", UTCDateTime()),
+                sa.column("hi", UTCDateTime()),
+                name="wanted",
+            )
+            .data(list(ranges[start : start + CHUNK]))
+            .cte("wanted")
+        )
         other = reading.alias("other")
         before = (
             sa.select(sa.func.max(other.c.read_at))

@@ -64,12 +64,16 @@ def list_hour_rows(
     """The stored hourly rows in each (point, start, end) window, keyed by point and hour."""
     found: dict[tuple[int, datetime], tuple[int | None, str, str | None]] = {}
     for start in range(0, len(windows), CHUNK):
-        wanted = sa.values(
-            sa.column("point_id", sa.Integer),
-            sa.column("lo", UTCDateTime()),
-            sa.column("hi", UTCDateTime()),
-            name="wanted",
-        ).data(list(windows[start : start + CHUNK])).cte("wanted")
+        wanted = (
+            sa.values(
+                sa.column("point_id", sa.Integer),
+                sa.column("lo", UTCDateTime()),
+                sa.column("hi", UTCDateTime()),
+                name="wanted",
+            )
+            .data(list(windows[start : start + CHUNK]))
+            .cte("wanted")
+        )
         query = (
             sa.select(
                 hourly_value.c.metering_point_id,
@@ -171,7 +175,7 @@ def write_hour_rows(
 def list_hourly_values(
     conn: sa.Connection, *, metering_point_ids: Sequence[int], start: datetime, end: datetime
 ) -> dict[int, list[HourlyValue]]:
-    """Stored hourly values of these points in [start, end), in time order. Missing hours are absent.
+    """Stored hourly values of these points in [start, end), in time order; missing ones absent.
 
     The caller has already checked that the access context may read these points.
     """

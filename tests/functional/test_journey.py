@@ -192,7 +192,7 @@ def test_a_large_csv_batch_in_one_request(
     # 100,000 rows: 50,000 minutes of two meters.
     lines = ["meter,timestamp,value,unit"]
     for minute in range(50_000):
-        stamp = f"2026-02-01T00:00:00+00:00"
+        stamp = "2026-02-01T00:00:00+00:00"
         moment = f"{minute * 60}"
         lines.append(f"EL-1,{_at(minute)},{1000 + minute / 1000:.3f},kWh")
         lines.append(f"CW-1,{_at(minute)},{minute / 1000:.3f},m3")

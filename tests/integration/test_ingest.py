@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -220,47 +221,36 @@ def test_a_meter_replacement_continues_the_series_without_a_spike(engine: Engine
     ]
 
 
-def test_days_follow_local_time_on_both_dst_changes(engine: Engine) -> None:
+@pytest.mark.parametrize(
+    ("day", "midnight", "next_midnight", "hours_in_day"),
+    [
+        ("2026-03-29", "2026-03-29T00:00:00+01:00", "2026-03-30T00:00:00+02:00", 23),
+        ("2026-10-25", "2026-10-25T00:00:00+02:00", "2026-10-26T00:00:00+01:00", 25),
+    ],
+)
+def test_days_follow_local_time_on_both_dst_changes(
+    engine: Engine, day: str, midnight: str, next_midnight: str, hours_in_day: int
+) -> None:
     load_portfolio(engine, [EL])
-    for day, hours_in_day in (("2026-03-29", 23), ("2026-10-25", 25)):
-        start = date.fromisoformat(day)
-        ingest(
-            engine,
-            [
-                (
-                    "EL-1",
-                    f"{day}T00:00:00+01:00" if day < "2026-06" else f"{day}T00:00:00+02:00",
-                    "1000",
-                    "kWh",
-                ),
-                (
-                    "EL-1",
-                    f"{start.replace(day=start.day + 1)}T00:00:00+02:00"
-                    if day < "2026-06"
-                    else f"{start.replace(day=start.day + 1)}T00:00:00+01:00",
-                    f"{1000 + hours_in_day}",
-                    "kWh",
-                ),
-            ],
-        )
-        with engine.connect() as conn:
-            points = queries.list_metering_points(conn, access=OPERATOR, medium="electricity")
-            hourly = point_series(
-                conn,
-                points,
-                first_day=start,
-                end_day=start.replace(day=start.day + 1),
-                resolution=Resolution.HOUR,
-            )[0].values
-            daily = point_series(
-                conn,
-                points,
-                first_day=start,
-                end_day=start.replace(day=start.day + 1),
-                resolution=Resolution.DAY,
-            )[0].values
-        assert len(hourly) == hours_in_day
-        assert {v.value for v in hourly} == {1000}
-        assert len(daily) == 1
-        assert daily[0].value == hours_in_day * 1000
-        assert daily[0].status is Status.ESTIMATED
+    # Two readings a day apart: every hour between them is an estimate of 1 kWh.
+    ingest(
+        engine,
+        [
+            ("EL-1", midnight, "1000", "kWh"),
+            ("EL-1", next_midnight, f"{1000 + hours_in_day}", "kWh"),
+        ],
+    )
+    first = date.fromisoformat(day)
+    end = first + timedelta(days=1)
+    with engine.connect() as conn:
+        points = queries.list_metering_points(conn, access=OPERATOR, medium="electricity")
+        hourly = point_series(
+            conn, points, first_day=first, end_day=end, resolution=Resolution.HOUR
+        )[0].values
+        daily = point_series(conn, points, first_day=first, end_day=end, resolution=Resolution.DAY)[
+            0
+        ].values
+    assert len(hourly) == hours_in_day
+    assert {v.value for v in hourly} == {1000}
+    assert [(v.value, v.status) for v in daily] == [(hours_in_day * 1000, Status.ESTIMATED)]
+    assert daily[0].end_at - daily[0].start_at == timedelta(hours=hours_in_day)
