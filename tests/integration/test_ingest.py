@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -253,4 +253,6 @@ def test_days_follow_local_time_on_both_dst_changes(
     assert len(hourly) == hours_in_day
     assert {v.value for v in hourly} == {1000}
     assert [(v.value, v.status) for v in daily] == [(hours_in_day * 1000, Status.ESTIMATED)]
-    assert daily[0].end_at - daily[0].start_at == timedelta(hours=hours_in_day)
+    # Subtracting in one zone would give wall-clock time; the real length is in UTC.
+    length = daily[0].end_at.astimezone(UTC) - daily[0].start_at.astimezone(UTC)
+    assert length == timedelta(hours=hours_in_day)
