@@ -9,6 +9,7 @@ harmless because a reading is keyed by meter and instant.
 from __future__ import annotations
 
 import csv
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ from openamr.store import readings as store
 from openamr.store import values as hourly
 from openamr.timeutil import UnusableTimestamp, parse_instant
 from openamr.units import MEDIUM_QUANTITIES, Medium, Unit, UnknownUnit, UnusableValue, parse_unit
-from openamr.validate import RegisterReading, derive_hourly_values
+from openamr.validate import RegisterReading, UnableToDeriveValues, derive_hourly_values
+
+logger = logging.getLogger(__name__)
 
 CSV_COLUMNS = ("meter", "timestamp", "value", "unit")
 HOUR = 3600
@@ -413,12 +416,21 @@ def _derive(
     inserts: list[hourly.HourRow] = []
     updates: list[hourly.HourRow] = []
     derived: set[tuple[int, datetime]] = set()
+    skipped: set[int] = set()
     for point_id, start, end in window_list:
         point_spans = spans.get(point_id, [])
         point_readings = [r for span in point_spans for r in by_meter.get(span.meter_id, ())]
-        for hour in derive_hourly_values(
-            point_readings, point_spans, window_start=start, window_end=end
-        ):
+        try:
+            hours = derive_hourly_values(
+                point_readings, point_spans, window_start=start, window_end=end
+            )
+        except UnableToDeriveValues as exc:
+            # A register that contradicts itself (overlapping installations) must not
+            # stop the import: the readings are stored, the point's hours wait for a fix.
+            logger.warning("metering point %s: hourly values not derived: %s", point_id, exc)
+            skipped.add(point_id)
+            continue
+        for hour in hours:
             key = (point_id, hour.start_at)
             derived.add(key)
             row = hourly.HourRow(
@@ -434,5 +446,5 @@ def _derive(
                 inserts.append(row)
             elif before != (row.value, row.status, row.reason):
                 updates.append(row)
-    deletes = [key for key in existing if key not in derived]
+    deletes = [key for key in existing if key not in derived and key[0] not in skipped]
     return inserts, updates, deletes

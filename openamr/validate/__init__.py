@@ -1,0 +1,28 @@
+"""Register readings to interval values, with a status on every value."""
+
+from openamr.validate.calendar import PeriodValue, Resolution, aggregate, local_periods
+from openamr.validate.rules import (
+    ESTIMATION_GAP,
+    REGISTER_WENT_BACKWARDS,
+    HourlyValue,
+    MeterSpan,
+    RegisterReading,
+    Status,
+    UnableToDeriveValues,
+    derive_hourly_values,
+)
+
+__all__ = [
+    "ESTIMATION_GAP",
+    "REGISTER_WENT_BACKWARDS",
+    "HourlyValue",
+    "MeterSpan",
+    "PeriodValue",
+    "RegisterReading",
+    "Resolution",
+    "Status",
+    "UnableToDeriveValues",
+    "aggregate",
+    "derive_hourly_values",
+    "local_periods",
+]
