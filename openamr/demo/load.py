@@ -1,0 +1,98 @@
+"""Load the generated demo portfolio through the same paths real data takes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from openamr.access import AccessContext
+from openamr.collect.portfolio import import_portfolio
+from openamr.collect.readings import ReadingIngest, ReadingInput
+from openamr.demo.generate import DemoCase, DemoPortfolio, generate_demo
+from openamr.settings import Settings
+from openamr.store import portfolio as register
+from openamr.store import queries
+from openamr.store.schema import property_
+
+
+def load_demo(
+    engine: Engine,
+    *,
+    access: AccessContext,
+    settings: Settings,
+    now: datetime,
+    seed: int = 2026,
+    scale: float = 1.0,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> list[DemoCase]:
+    """Generate and load the demo unless the database holds a portfolio already; its cases."""
+    end = now.replace(minute=0, second=0, microsecond=0)
+    portfolio = generate_demo(seed=seed, end=end, scale=scale)
+    with engine.connect() as conn:
+        if conn.execute(sa.select(property_.c.id).limit(1)).first() is not None:
+            progress("the database holds a portfolio already; the demo is not loaded again")
+            return portfolio.cases
+    started = time.monotonic()
+    report = import_portfolio(
+        engine,
+        ((number, _installation_row(item)) for number, item in enumerate(portfolio.installations, 2)),
+        access=access,
+        source="demo",
+        time_zone=settings.default_time_zone,
+        now=now,
+    )
+    if report.errors:
+        raise RuntimeError(f"the demo portfolio does not load: {report.errors[0].reason}")
+    _add_tenancies(engine, portfolio, access=access)
+    progress(f"portfolio: {len(portfolio.installations)} meter installations")
+    ingest = ReadingIngest(engine, access=access, source="demo", now=now, keep_rejected=True)
+    ingest.add_all(_readings(portfolio), batch_size=settings.ingest_batch_size)
+    result = ingest.report
+    progress(
+        f"readings: {result.stored} stored, {result.hours_written} hourly values, "
+        f"{result.rejected} rejected, in {time.monotonic() - started:.0f} s"
+    )
+    return portfolio.cases
+
+
+def _installation_row(item: object) -> dict[str, str]:
+    fields = ("customer", "property", "entrance", "apartment", "medium", "meter", "register_unit")
+    row = {name: str(getattr(item, name)) for name in fields}
+    row["register_digits"] = str(getattr(item, "register_digits"))
+    row["installed_at"] = getattr(item, "installed_at").isoformat()
+    removed = getattr(item, "removed_at")
+    row["removed_at"] = removed.isoformat() if removed else ""
+    return row
+
+
+def _readings(portfolio: DemoPortfolio) -> Iterator[ReadingInput]:
+    for row in portfolio.readings():
+        yield ReadingInput(None, row.meter, row.timestamp.isoformat(), row.value, row.unit)
+
+
+def _add_tenancies(engine: Engine, portfolio: DemoPortfolio, *, access: AccessContext) -> None:
+    with engine.begin() as conn:
+        properties = {p.designation: p for p in queries.list_properties(conn, access=access)}
+        for tenancy in portfolio.tenancies:
+            prop = properties[tenancy.property]
+            apartment = queries.list_apartments(
+                conn,
+                access=access,
+                property_id=prop.id,
+                entrance_address=tenancy.entrance,
+                number=tenancy.apartment,
+            )[0]
+            register.add_tenancy(
+                conn,
+                customer_id=apartment.customer_id,
+                apartment_id=apartment.id,
+                start_at=tenancy.start_at,
+                end_at=tenancy.end_at,
+            )
+
+
+__all__ = ["load_demo"]
