@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from openamr.access import AccessContext
 from openamr.collect.portfolio import import_portfolio
 from openamr.collect.readings import ReadingIngest, ReadingInput
-from openamr.demo.generate import DemoCase, DemoPortfolio, generate_demo
+from openamr.demo.generate import DemoCase, DemoPortfolio, InstallationRow, generate_demo
 from openamr.settings import Settings
 from openamr.store import portfolio as register
 from openamr.store import queries
@@ -39,7 +39,7 @@ def load_demo(
     started = time.monotonic()
     report = import_portfolio(
         engine,
-        ((number, _installation_row(item)) for number, item in enumerate(portfolio.installations, 2)),
+        enumerate(map(_installation_row, portfolio.installations), start=2),
         access=access,
         source="demo",
         time_zone=settings.default_time_zone,
@@ -59,14 +59,20 @@ def load_demo(
     return portfolio.cases
 
 
-def _installation_row(item: object) -> dict[str, str]:
-    fields = ("customer", "property", "entrance", "apartment", "medium", "meter", "register_unit")
-    row = {name: str(getattr(item, name)) for name in fields}
-    row["register_digits"] = str(getattr(item, "register_digits"))
-    row["installed_at"] = getattr(item, "installed_at").isoformat()
-    removed = getattr(item, "removed_at")
-    row["removed_at"] = removed.isoformat() if removed else ""
-    return row
+def _installation_row(item: InstallationRow) -> dict[str, str]:
+    """The row as a property owner's spreadsheet would have it."""
+    return {
+        "customer": item.customer,
+        "property": item.property,
+        "entrance": item.entrance,
+        "apartment": item.apartment,
+        "medium": item.medium,
+        "meter": item.meter,
+        "register_unit": item.register_unit,
+        "register_digits": str(item.register_digits),
+        "installed_at": item.installed_at.isoformat(),
+        "removed_at": item.removed_at.isoformat() if item.removed_at else "",
+    }
 
 
 def _readings(portfolio: DemoPortfolio) -> Iterator[ReadingInput]:
