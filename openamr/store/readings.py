@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from openamr.access import AccessContext
-from openamr.db import UTCDateTime, is_sqlite, to_epoch
+from openamr.db import from_epoch, is_sqlite, to_epoch
 from openamr.store.schema import meter, meter_installation, reading, reading_revision
 from openamr.units import Unit, parse_unit, register_modulus
 
@@ -122,40 +122,48 @@ def list_readings_around(
     """Per (meter, lo, hi): the stored readings in [lo, hi] and the nearest one on either side.
 
     The neighbours are what linear interpolation needs at the edges of a range.
+    Written for the driver directly: the statement changes with every batch, and
+    compiling it through SQLAlchemy each time cost more than running it.
     """
+    sqlite = is_sqlite(conn)
+    mark = "?" if sqlite else "%s"
     found: list[StoredReading] = []
     for start in range(0, len(ranges), CHUNK):
-        wanted = (
-            sa.values(
-                sa.column("meter_id", sa.Integer),
-                sa.column("lo", UTCDateTime()),
-                sa.column("hi", UTCDateTime()),
-                name="wanted",
-            )
-            .data(list(ranges[start : start + CHUNK]))
-            .cte("wanted")
+        chunk = ranges[start : start + CHUNK]
+        values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
+        statement = (
+            f"WITH wanted (meter_id, lo, hi) AS (VALUES {values}) "
+            "SELECT r.meter_id, r.read_at, r.value FROM wanted JOIN reading r "
+            "ON r.meter_id = wanted.meter_id "
+            "AND r.read_at >= COALESCE((SELECT max(o.read_at) FROM reading o "
+            "WHERE o.meter_id = wanted.meter_id AND o.read_at < wanted.lo), wanted.lo) "
+            "AND r.read_at <= COALESCE((SELECT min(o.read_at) FROM reading o "
+            "WHERE o.meter_id = wanted.meter_id AND o.read_at > wanted.hi), wanted.hi)"
         )
-        other = reading.alias("other")
-        before = (
-            sa.select(sa.func.max(other.c.read_at))
-            .where(other.c.meter_id == wanted.c.meter_id, other.c.read_at < wanted.c.lo)
-            .scalar_subquery()
-        )
-        after = (
-            sa.select(sa.func.min(other.c.read_at))
-            .where(other.c.meter_id == wanted.c.meter_id, other.c.read_at > wanted.c.hi)
-            .scalar_subquery()
-        )
-        query = (
-            sa.select(reading.c.meter_id, reading.c.read_at, reading.c.value)
-            .select_from(wanted.join(reading, reading.c.meter_id == wanted.c.meter_id))
-            .where(
-                reading.c.read_at >= sa.func.coalesce(before, wanted.c.lo),
-                reading.c.read_at <= sa.func.coalesce(after, wanted.c.hi),
-            )
-        )
-        found.extend(StoredReading(*row) for row in conn.execute(query))
+        params = [
+            value
+            for meter_id, lo, hi in chunk
+            for value in (meter_id, *driver_instants(sqlite, lo, hi))
+        ]
+        for meter_id, read_at, value in conn.exec_driver_sql(statement, tuple(params)):
+            found.append(StoredReading(meter_id, instant_from_driver(sqlite, read_at), value))
     return found
+
+
+def driver_instants(sqlite: bool, *moments: datetime) -> tuple[object, ...]:
+    """Instants as the driver binds them: epoch seconds on SQLite (see db.UTCDateTime)."""
+    if sqlite:
+        return tuple(int(moment.timestamp()) for moment in moments)
+    return moments
+
+
+def instant_from_driver(sqlite: bool, value: object) -> datetime:
+    """An instant as the driver returns it, as an aware UTC datetime."""
+    if sqlite:
+        assert isinstance(value, int)
+        return from_epoch(value)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def insert_readings(

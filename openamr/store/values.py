@@ -9,8 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from openamr.db import UTCDateTime, is_sqlite, to_epoch
-from openamr.store.readings import CHUNK
+from openamr.db import is_sqlite, to_epoch
+from openamr.store.readings import CHUNK, driver_instants, instant_from_driver
 from openamr.store.schema import hourly_value, meter, meter_installation
 from openamr.units import parse_unit, register_modulus
 from openamr.validate import HourlyValue, MeterSpan, Status
@@ -62,33 +62,27 @@ def list_hour_rows(
     conn: sa.Connection, windows: Sequence[tuple[int, datetime, datetime]]
 ) -> dict[tuple[int, datetime], tuple[int | None, str, str | None]]:
     """The stored hourly rows in each (point, start, end) window, keyed by point and hour."""
+    sqlite = is_sqlite(conn)
+    mark = "?" if sqlite else "%s"
     found: dict[tuple[int, datetime], tuple[int | None, str, str | None]] = {}
     for start in range(0, len(windows), CHUNK):
-        wanted = (
-            sa.values(
-                sa.column("point_id", sa.Integer),
-                sa.column("lo", UTCDateTime()),
-                sa.column("hi", UTCDateTime()),
-                name="wanted",
-            )
-            .data(list(windows[start : start + CHUNK]))
-            .cte("wanted")
+        chunk = windows[start : start + CHUNK]
+        values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
+        statement = (
+            f"WITH wanted (point_id, lo, hi) AS (VALUES {values}) "
+            "SELECT h.metering_point_id, h.start_at, h.value, h.status, h.reason "
+            "FROM wanted JOIN hourly_value h ON h.metering_point_id = wanted.point_id "
+            "AND h.start_at >= wanted.lo AND h.start_at < wanted.hi"
         )
-        query = (
-            sa.select(
-                hourly_value.c.metering_point_id,
-                hourly_value.c.start_at,
-                hourly_value.c.value,
-                hourly_value.c.status,
-                hourly_value.c.reason,
-            )
-            .select_from(
-                wanted.join(hourly_value, hourly_value.c.metering_point_id == wanted.c.point_id)
-            )
-            .where(hourly_value.c.start_at >= wanted.c.lo, hourly_value.c.start_at < wanted.c.hi)
-        )
-        for row in conn.execute(query):
-            found[(row.metering_point_id, row.start_at)] = (row.value, row.status, row.reason)
+        params = [
+            value
+            for point_id, lo, hi in chunk
+            for value in (point_id, *driver_instants(sqlite, lo, hi))
+        ]
+        for point_id, start_at, value, status, reason in conn.exec_driver_sql(
+            statement, tuple(params)
+        ):
+            found[(point_id, instant_from_driver(sqlite, start_at))] = (value, status, reason)
     return found
 
 
