@@ -25,7 +25,9 @@ def parse_instant(text: str) -> datetime:
             f"timestamp {raw[:40]!r} has no offset; "
             "write it as e.g. 2026-03-29T01:07:00+01:00 or …Z"
         )
-    return moment.astimezone(UTC).replace(microsecond=0)
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
 def utc_now() -> datetime:

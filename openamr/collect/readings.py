@@ -27,7 +27,7 @@ from openamr.db import from_epoch, to_epoch
 from openamr.store import readings as store
 from openamr.store import values as hourly
 from openamr.timeutil import UnusableTimestamp, parse_instant
-from openamr.units import MEDIUM_QUANTITIES, Medium, Unit, UnknownUnit, UnusableValue, parse_unit
+from openamr.units import Unit, UnknownUnit, UnusableValue, parse_unit
 from openamr.validate import RegisterReading, UnableToDeriveValues, derive_hourly_values
 
 logger = logging.getLogger(__name__)
@@ -183,8 +183,6 @@ class _Resolver:
                 f"unit {unit.symbol} does not measure {meter.medium} "
                 f"(meter {identity} registers {meter.unit.symbol})"
             )
-        if unit.quantity not in MEDIUM_QUANTITIES[Medium(meter.medium)]:
-            return f"unit {unit.symbol} does not measure {meter.medium}"
         try:
             value = unit.to_storage(item.value)
         except UnusableValue as exc:
