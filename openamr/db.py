@@ -95,6 +95,9 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Imports touch pages all over the hourly table; a 64 MiB page cache (instead
+    # of 2 MiB) keeps them in memory between the statements of a batch.
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 

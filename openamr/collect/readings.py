@@ -28,7 +28,7 @@ from openamr.store import readings as store
 from openamr.store import values as hourly
 from openamr.timeutil import UnusableTimestamp, parse_instant
 from openamr.units import Unit, UnknownUnit, UnusableValue, parse_unit
-from openamr.validate import RegisterReading, UnableToDeriveValues, derive_hourly_values
+from openamr.validate import RegisterReading, UnableToDeriveValues, derive_hour_rows
 
 logger = logging.getLogger(__name__)
 
@@ -231,10 +231,53 @@ class ReadingIngest:
         """Store one batch in one transaction; returns the batch's rejected rows."""
         if not batch:
             return []
+        return self._store(self._check(batch))
+
+    def add_all(self, rows: Iterable[ReadingInput], *, batch_size: int) -> IngestReport:
+        """Store every row, batch by batch, and return the report."""
+        # Checking the next batch in a thread while this one is stored was tried and
+        # measured: no faster, because the writer then waits for the GIL after each
+        # row that SQLite steps without it.
+        iterator = iter(rows)
+        while batch := list(islice(iterator, batch_size)):
+            self.add_batch(batch)
+        return self.report
+
+    def _check(self, batch: Sequence[ReadingInput]) -> _Checked:
+        resolver = self._resolver
+        with self.engine.connect() as conn:
+            resolver.load(conn, (item.meter.strip() for item in batch))
+        checked = _Checked(received=len(batch))
+        for item in batch:
+            outcome = resolver.check(item)
+            if isinstance(outcome, str):
+                candidates = resolver.meters.get(item.meter.strip(), [])
+                customer = candidates[0].customer_id if len(candidates) == 1 else None
+                checked.rejections.append(Rejection(item.line, outcome, item.payload(), customer))
+            else:
+                key = (outcome.meter.id, outcome.read_at)
+                earlier = checked.accepted.get(key)
+                if earlier is not None and earlier.value == outcome.value:
+                    checked.repeated += 1
+                # Within one batch the later row wins, as a later batch would.
+                checked.accepted[key] = outcome
+        return checked
+
+    def _store(self, checked: _Checked) -> list[Rejection]:
         for attempt in (1, 2):
             try:
                 with self.engine.begin() as conn:
-                    outcome, rejections = self._record(conn, batch)
+                    outcome = _store_and_derive(
+                        conn, checked.accepted, source=self.source, now=self.now
+                    )
+                    if self.keep_rejected:
+                        keep_rejections(
+                            conn,
+                            checked.rejections,
+                            kind="reading",
+                            source=self.source,
+                            received_at=self.now,
+                        )
                 break
             except sa.exc.IntegrityError:
                 # Another writer stored some of these readings between our look-up and
@@ -242,49 +285,24 @@ class ReadingIngest:
                 if attempt == 2:
                     raise
         report = self.report
-        report.received += len(batch)
+        report.received += checked.received
         report.stored += outcome.stored
-        report.duplicates += outcome.duplicates
+        report.duplicates += outcome.duplicates + checked.repeated
         report.revised += outcome.revised
         report.hours_written += outcome.hours_written
-        for rejection in rejections:
+        for rejection in checked.rejections:
             report.reject(rejection)
-        return rejections
+        return checked.rejections
 
-    def add_all(self, rows: Iterable[ReadingInput], *, batch_size: int) -> IngestReport:
-        iterator = iter(rows)
-        while batch := list(islice(iterator, batch_size)):
-            self.add_batch(batch)
-        return self.report
 
-    def _record(
-        self, conn: sa.Connection, batch: Sequence[ReadingInput]
-    ) -> tuple[IngestReport, list[Rejection]]:
-        resolver = self._resolver
-        resolver.load(conn, (item.meter.strip() for item in batch))
-        accepted: dict[tuple[int, datetime], _Accepted] = {}
-        rejections: list[Rejection] = []
-        repeated = 0
-        for item in batch:
-            outcome = resolver.check(item)
-            if isinstance(outcome, str):
-                candidates = resolver.meters.get(item.meter.strip(), [])
-                customer = candidates[0].customer_id if len(candidates) == 1 else None
-                rejections.append(Rejection(item.line, outcome, item.payload(), customer))
-            else:
-                key = (outcome.meter.id, outcome.read_at)
-                earlier = accepted.get(key)
-                if earlier is not None and earlier.value == outcome.value:
-                    repeated += 1
-                # Within one batch the later row wins, as a later batch would.
-                accepted[key] = outcome
-        result = _store_and_derive(conn, accepted, source=self.source, now=self.now)
-        result.duplicates += repeated
-        if self.keep_rejected:
-            keep_rejections(
-                conn, rejections, kind="reading", source=self.source, received_at=self.now
-            )
-        return result, rejections
+@dataclass
+class _Checked:
+    """A batch after checking: what can be stored, and what cannot and why."""
+
+    received: int
+    accepted: dict[tuple[int, datetime], _Accepted] = field(default_factory=dict)
+    rejections: list[Rejection] = field(default_factory=list)
+    repeated: int = 0
 
 
 def record_readings(
@@ -391,7 +409,7 @@ def _derive(
     conn: sa.Connection,
     windows: Mapping[int, tuple[int, int]],
     accepted: Mapping[tuple[int, datetime], _Accepted],
-) -> tuple[list[hourly.HourRow], list[hourly.HourRow], list[tuple[int, datetime]]]:
+) -> tuple[list[hourly.StoredHour], list[hourly.StoredHour], list[tuple[int, int]]]:
     """Hourly rows to insert, update and delete so the windows match the readings."""
     # Every meter ever on each point, with its readings in the window and one on
     # either side: all that linear interpolation inside the window can need.
@@ -411,15 +429,15 @@ def _derive(
     customer_of = {item.point_id: item.meter.customer_id for item in accepted.values()}
     window_list = [(p, from_epoch(lo), from_epoch(hi)) for p, (lo, hi) in windows.items()]
     existing = hourly.list_hour_rows(conn, window_list)
-    inserts: list[hourly.HourRow] = []
-    updates: list[hourly.HourRow] = []
-    derived: set[tuple[int, datetime]] = set()
+    inserts: list[hourly.StoredHour] = []
+    updates: list[hourly.StoredHour] = []
+    derived: set[tuple[int, int]] = set()
     skipped: set[int] = set()
     for point_id, start, end in window_list:
         point_spans = spans.get(point_id, [])
         point_readings = [r for span in point_spans for r in by_meter.get(span.meter_id, ())]
         try:
-            hours = derive_hourly_values(
+            hours = derive_hour_rows(
                 point_readings, point_spans, window_start=start, window_end=end
             )
         except UnableToDeriveValues as exc:
@@ -428,21 +446,14 @@ def _derive(
             logger.warning("metering point %s: hourly values not derived: %s", point_id, exc)
             skipped.add(point_id)
             continue
-        for hour in hours:
-            key = (point_id, hour.start_at)
-            derived.add(key)
-            row = hourly.HourRow(
-                point_id,
-                customer_of[point_id],
-                hour.start_at,
-                hour.value,
-                hour.status.value,
-                hour.reason,
-            )
-            before = existing.get(key)
+        customer_id = customer_of[point_id]
+        for second, hour_value, status, reason in hours:
+            hour_key = (point_id, second)
+            derived.add(hour_key)
+            before = existing.get(hour_key)
             if before is None:
-                inserts.append(row)
-            elif before != (row.value, row.status, row.reason):
-                updates.append(row)
+                inserts.append((point_id, customer_id, second, hour_value, status, reason))
+            elif before != (hour_value, status, reason):
+                updates.append((point_id, customer_id, second, hour_value, status, reason))
     deletes = [key for key in existing if key not in derived and key[0] not in skipped]
     return inserts, updates, deletes

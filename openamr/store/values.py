@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 
-from openamr.db import is_sqlite, to_epoch
-from openamr.store.readings import CHUNK, driver_instants, instant_from_driver
+from openamr.db import from_epoch, is_sqlite, to_epoch
+from openamr.store.readings import CHUNK, driver_instants
 from openamr.store.schema import hourly_value, meter, meter_installation
 from openamr.units import parse_unit, register_modulus
 from openamr.validate import HourlyValue, MeterSpan, Status
 
-
-@dataclass(frozen=True, slots=True)
-class HourRow:
-    metering_point_id: int
-    customer_id: int
-    start_at: datetime
-    value: int | None
-    status: str
-    reason: str | None
+# A stored hour as ingest writes it: (point, customer, start in epoch seconds,
+# value, status, reason). Tuples, because ingest writes millions of them.
+StoredHour = tuple[int, int, int, int | None, str, str | None]
 
 
 def list_spans(conn: sa.Connection, point_ids: Iterable[int]) -> dict[int, list[MeterSpan]]:
@@ -60,11 +54,11 @@ def list_spans(conn: sa.Connection, point_ids: Iterable[int]) -> dict[int, list[
 
 def list_hour_rows(
     conn: sa.Connection, windows: Sequence[tuple[int, datetime, datetime]]
-) -> dict[tuple[int, datetime], tuple[int | None, str, str | None]]:
-    """The stored hourly rows in each (point, start, end) window, keyed by point and hour."""
+) -> dict[tuple[int, int], tuple[int | None, str, str | None]]:
+    """The stored hourly rows in each (point, start, end) window, keyed by point and epoch hour."""
     sqlite = is_sqlite(conn)
     mark = "?" if sqlite else "%s"
-    found: dict[tuple[int, datetime], tuple[int | None, str, str | None]] = {}
+    found: dict[tuple[int, int], tuple[int | None, str, str | None]] = {}
     for start in range(0, len(windows), CHUNK):
         chunk = windows[start : start + CHUNK]
         values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
@@ -82,88 +76,70 @@ def list_hour_rows(
         for point_id, start_at, value, status, reason in conn.exec_driver_sql(
             statement, tuple(params)
         ):
-            found[(point_id, instant_from_driver(sqlite, start_at))] = (value, status, reason)
+            second = start_at if sqlite else to_epoch(start_at)
+            found[(point_id, second)] = (value, status, reason)
     return found
 
 
 def write_hour_rows(
     conn: sa.Connection,
     *,
-    inserts: Sequence[HourRow],
-    updates: Sequence[HourRow],
-    deletes: Sequence[tuple[int, datetime]],
+    inserts: Sequence[StoredHour],
+    updates: Sequence[StoredHour],
+    deletes: Sequence[tuple[int, int]],
 ) -> None:
     """Apply a computed difference to the stored hourly values, inside the caller's transaction."""
+    sqlite = is_sqlite(conn)
+    instant = _identity if sqlite else _utc_hour
     if deletes:
-        conn.execute(
-            hourly_value.delete().where(
-                hourly_value.c.metering_point_id == sa.bindparam("b_point"),
-                hourly_value.c.start_at == sa.bindparam("b_start"),
-            ),
-            [{"b_point": point, "b_start": start} for point, start in deletes],
+        conn.exec_driver_sql(
+            "DELETE FROM hourly_value WHERE metering_point_id = ? AND start_at = ?"
+            if sqlite
+            else "DELETE FROM hourly_value WHERE metering_point_id = %s AND start_at = %s",
+            [(point, instant(second)) for point, second in deletes],
         )
     if updates:
-        conn.execute(
-            hourly_value.update()
-            .where(
-                hourly_value.c.metering_point_id == sa.bindparam("b_point"),
-                hourly_value.c.start_at == sa.bindparam("b_start"),
-            )
-            .values(
-                value=sa.bindparam("b_value"),
-                status=sa.bindparam("b_status"),
-                reason=sa.bindparam("b_reason"),
-            ),
+        conn.exec_driver_sql(
+            "UPDATE hourly_value SET value = ?, status = ?, reason = ? "
+            "WHERE metering_point_id = ? AND start_at = ?"
+            if sqlite
+            else "UPDATE hourly_value SET value = %s, status = %s, reason = %s "
+            "WHERE metering_point_id = %s AND start_at = %s",
             [
-                {
-                    "b_point": row.metering_point_id,
-                    "b_start": row.start_at,
-                    "b_value": row.value,
-                    "b_status": row.status,
-                    "b_reason": row.reason,
-                }
-                for row in updates
+                (value, status, reason, point, instant(second))
+                for point, _customer, second, value, status, reason in updates
             ],
         )
     if not inserts:
         return
     driver: Any = conn.connection.driver_connection
-    if is_sqlite(conn):
+    if sqlite:
         driver.executemany(
             "INSERT INTO hourly_value "
-            "(metering_point_id, start_at, customer_id, value, status, reason) "
+            "(metering_point_id, customer_id, start_at, value, status, reason) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    row.metering_point_id,
-                    to_epoch(row.start_at),
-                    row.customer_id,
-                    row.value,
-                    row.status,
-                    row.reason,
-                )
-                for row in inserts
-            ],
+            inserts,
         )
         return
     with (
         driver.cursor() as cursor,
         cursor.copy(
-            "COPY hourly_value (metering_point_id, start_at, customer_id, value, status, reason) "
+            "COPY hourly_value (metering_point_id, customer_id, start_at, value, status, reason) "
             "FROM STDIN"
         ) as copy,
     ):
-        for row in inserts:
-            copy.write_row(
-                (
-                    row.metering_point_id,
-                    row.start_at,
-                    row.customer_id,
-                    row.value,
-                    row.status,
-                    row.reason,
-                )
-            )
+        for point, customer, second, value, status, reason in inserts:
+            copy.write_row((point, customer, _utc_hour(second), value, status, reason))
+
+
+def _identity(second: int) -> int:
+    return second
+
+
+# The hours of one batch repeat across its points: build each datetime once.
+@lru_cache(maxsize=1 << 16)
+def _utc_hour(second: int) -> datetime:
+    return from_epoch(second)
 
 
 def list_hourly_values(

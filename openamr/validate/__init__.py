@@ -5,16 +5,19 @@ from openamr.validate.rules import (
     ESTIMATION_GAP,
     REGISTER_WENT_BACKWARDS,
     HourlyValue,
+    HourRow,
     MeterSpan,
     RegisterReading,
     Status,
     UnableToDeriveValues,
+    derive_hour_rows,
     derive_hourly_values,
 )
 
 __all__ = [
     "ESTIMATION_GAP",
     "REGISTER_WENT_BACKWARDS",
+    "HourRow",
     "HourlyValue",
     "MeterSpan",
     "PeriodValue",
@@ -23,6 +26,7 @@ __all__ = [
     "Status",
     "UnableToDeriveValues",
     "aggregate",
+    "derive_hour_rows",
     "derive_hourly_values",
     "local_periods",
 ]

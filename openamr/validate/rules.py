@@ -60,6 +60,15 @@ class UnableToDeriveValues(ValueError):
     """The spans of a metering point contradict each other, so no value would be trustworthy."""
 
 
+# (start of the hour in epoch seconds, value, status, reason): the form the
+# ingest hot path writes, without a datetime or an object per hour.
+HourRow = tuple[int, int | None, str, str | None]
+
+_MEASURED = Status.MEASURED.value
+_ESTIMATED = Status.ESTIMATED.value
+_REJECTED = Status.REJECTED.value
+
+
 def derive_hourly_values(
     readings: Iterable[RegisterReading],
     spans: Sequence[MeterSpan],
@@ -67,6 +76,25 @@ def derive_hourly_values(
     window_start: datetime,
     window_end: datetime,
 ) -> list[HourlyValue]:
+    """The measured, estimated and rejected clock hours of one metering point in a window.
+
+    See `derive_hour_rows`, which this returns as HourlyValue objects.
+    """
+    return [
+        HourlyValue(_utc(start), value, Status(status), reason)
+        for start, value, status, reason in derive_hour_rows(
+            readings, spans, window_start=window_start, window_end=window_end
+        )
+    ]
+
+
+def derive_hour_rows(
+    readings: Iterable[RegisterReading],
+    spans: Sequence[MeterSpan],
+    *,
+    window_start: datetime,
+    window_end: datetime,
+) -> list[HourRow]:
     """The measured, estimated and rejected clock hours of one metering point in a window.
 
     Hours in [window_start, window_end) that are missing are left out, and the
@@ -197,11 +225,11 @@ def _time(reading: tuple[int, int]) -> int:
     return reading[0]
 
 
-def _cumulative_hours(runs: list[_Run], first_hour: int, end_hour: int) -> list[HourlyValue]:
+def _cumulative_hours(runs: list[_Run], first_hour: int, end_hour: int) -> list[HourRow]:
     # The hot path of ingest: integer seconds throughout, one pass over the
     # intervals in time order with the current hour's totals in local variables.
     gap = int(ESTIMATION_GAP.total_seconds())
-    out: list[HourlyValue] = []
+    out: list[HourRow] = []
     hour = -1  # no hour yet
     value = covered = 0
     estimated = rejected = False
@@ -258,19 +286,16 @@ def _cumulative_hours(runs: list[_Run], first_hour: int, end_hour: int) -> list[
 
 
 def _close_hour(
-    out: list[HourlyValue], hour: int, value: int, covered: int, estimated: bool, rejected: bool
+    out: list[HourRow], hour: int, value: int, covered: int, estimated: bool, rejected: bool
 ) -> None:
     if rejected:
-        out.append(
-            HourlyValue(_utc(hour), None, Status.REJECTED, REGISTER_WENT_BACKWARDS),
-        )
+        out.append((hour, None, _REJECTED, REGISTER_WENT_BACKWARDS))
     elif covered == _HOUR_S:  # intervals never overlap, so this is the whole hour
-        status = Status.ESTIMATED if estimated else Status.MEASURED
-        out.append(HourlyValue(_utc(hour), value, status))
+        out.append((hour, value, _ESTIMATED if estimated else _MEASURED, None))
 
 
-def _instantaneous_hours(runs: list[_Run], first_hour: int, end_hour: int) -> list[HourlyValue]:
-    out: list[HourlyValue] = []
+def _instantaneous_hours(runs: list[_Run], first_hour: int, end_hour: int) -> list[HourRow]:
+    out: list[HourRow] = []
     hour = -1
     total = count = 0
     for _span, readings in runs:
@@ -288,11 +313,11 @@ def _instantaneous_hours(runs: list[_Run], first_hour: int, end_hour: int) -> li
     return out
 
 
-def _close_mean(out: list[HourlyValue], hour: int, total: int, count: int) -> None:
+def _close_mean(out: list[HourRow], hour: int, total: int, count: int) -> None:
     if count:
         # floor(mean + 1/2) is half up for negative values too (an outdoor temperature)
         mean = (2 * total + count) // (2 * count)
-        out.append(HourlyValue(_utc(hour), mean, Status.MEASURED))
+        out.append((hour, mean, _MEASURED, None))
 
 
 # One ingest batch derives the same few hundred hours for every meter it holds.

@@ -129,7 +129,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("meter_id", "read_at", name=op.f("pk_reading")),
         sqlite_with_rowid=False,
     )
-    op.create_index(op.f("ix_reading_customer_id"), "reading", ["customer_id"], unique=False)
     op.create_table(
         "reading_revision",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -222,10 +221,6 @@ def upgrade() -> None:
         sa.Column("value", sa.BigInteger(), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("reason", sa.String(length=64), nullable=True),
-        sa.CheckConstraint(
-            "status IN ('measured', 'estimated', 'rejected')",
-            name=op.f("ck_hourly_value_status_is_known"),
-        ),
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customer.id"], name=op.f("fk_hourly_value_customer_id_customer")
         ),
@@ -236,9 +231,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("metering_point_id", "start_at", name=op.f("pk_hourly_value")),
         sqlite_with_rowid=False,
-    )
-    op.create_index(
-        op.f("ix_hourly_value_customer_id"), "hourly_value", ["customer_id"], unique=False
     )
     op.create_table(
         "meter_installation",
@@ -285,7 +277,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_meter_installation_meter_id"), table_name="meter_installation")
     op.drop_index(op.f("ix_meter_installation_customer_id"), table_name="meter_installation")
     op.drop_table("meter_installation")
-    op.drop_index(op.f("ix_hourly_value_customer_id"), table_name="hourly_value")
     op.drop_table("hourly_value")
     op.drop_index(op.f("ix_tenancy_customer_id"), table_name="tenancy")
     op.drop_index(op.f("ix_tenancy_apartment_id"), table_name="tenancy")
@@ -298,7 +289,6 @@ def downgrade() -> None:
     op.drop_table("apartment")
     op.drop_index(op.f("ix_reading_revision_customer_id"), table_name="reading_revision")
     op.drop_table("reading_revision")
-    op.drop_index(op.f("ix_reading_customer_id"), table_name="reading")
     op.drop_table("reading")
     op.drop_index(op.f("ix_gateway_customer_id"), table_name="gateway")
     op.drop_table("gateway")
