@@ -1,0 +1,91 @@
+"""The demo loads through the real paths and shows the cases it promises."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from openamr.app import create_app
+from openamr.demo.load import load_demo
+from openamr.settings import Settings
+from tests.helpers import OPERATOR
+
+NOW = datetime(2026, 11, 29, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+def demo(settings: Settings, engine: Engine) -> tuple[TestClient, dict[str, object]]:
+    cases = load_demo(engine, access=OPERATOR, settings=settings, now=NOW, scale=0.05)
+    client = TestClient(create_app(settings, engine=engine, demo_cases=cases))
+    return client, {case.kind: case for case in cases}
+
+
+def _point(client: TestClient, case: object) -> dict[str, object]:
+    properties = client.get("/api/v1/properties").json()
+    prop = next(p for p in properties if p["designation"] == case.property)  # type: ignore[attr-defined]
+    apartments = client.get(f"/api/v1/properties/{prop['id']}/apartments").json()
+    apartment = next(
+        a
+        for a in apartments
+        if (a["entrance"], a["number"]) == (case.entrance, case.apartment)  # type: ignore[attr-defined]
+    )
+    points = client.get(f"/api/v1/apartments/{apartment['id']}/metering-points").json()
+    return next(p for p in points if p["medium"] == case.medium)  # type: ignore[attr-defined]
+
+
+def _hours(client: TestClient, point_id: object, first: str, end: str) -> list[dict[str, object]]:
+    answer = client.get(
+        f"/api/v1/metering-points/{point_id}/values",
+        params={"from": first, "to": end, "resolution": "hour"},
+    )
+    assert answer.status_code == 200, answer.text
+    values: list[dict[str, object]] = answer.json()["series"][0]["values"]
+    return values
+
+
+def test_the_demo_shows_its_cases(demo: tuple[TestClient, dict[str, object]]) -> None:
+    client, cases = demo
+    assert set(cases) == {
+        "running_toilet",
+        "silent_meter",
+        "rollover",
+        "meter_replacement",
+        "move_out",
+        "move_in",
+    }
+    landing = client.get("/")
+    assert landing.status_code == 200
+    assert "running_toilet" in landing.text
+    assert len(client.get("/api/v1/properties").json()) == 5
+
+    last_week = ((NOW - timedelta(days=8)).date().isoformat(), NOW.date().isoformat())
+
+    # A running toilet: cold water every night hour of the last week.
+    toilet = _point(client, cases["running_toilet"])
+    nights = [
+        v
+        for v in _hours(client, toilet["id"], *last_week)
+        if v["start"][11:13] in ("02", "03") and v["value"] is not None  # type: ignore[index]
+    ]
+    assert nights
+    assert min(v["value"] for v in nights) >= 10  # type: ignore[type-var]
+
+    # A rollover and a replacement: never negative, never a spike.
+    for kind, ceiling in (("rollover", 1_000), ("meter_replacement", 50_000)):
+        point = _point(client, cases[kind])
+        daily = client.get(
+            f"/api/v1/metering-points/{point['id']}/values",
+            params={"from": "2026-01-01", "to": "2026-11-29", "resolution": "hour"},
+        ).json()["series"][0]["values"]
+        known = [v["value"] for v in daily if v["value"] is not None]
+        assert known, kind
+        assert min(known) >= 0, kind
+        assert max(known) < ceiling, kind
+        assert not [v for v in daily if v["status"] == "rejected"], kind
+
+    # A silent meter: its last days are missing.
+    silent = _point(client, cases["silent_meter"])
+    assert {v["status"] for v in _hours(client, silent["id"], *last_week)} == {"missing"}
