@@ -122,10 +122,6 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.Column("received_at", UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["customer.id"], name=op.f("fk_reading_customer_id_customer")
-        ),
-        sa.ForeignKeyConstraint(["meter_id"], ["meter.id"], name=op.f("fk_reading_meter_id_meter")),
         sa.PrimaryKeyConstraint("meter_id", "read_at", name=op.f("pk_reading")),
         sqlite_with_rowid=False,
     )
@@ -221,14 +217,6 @@ def upgrade() -> None:
         sa.Column("value", sa.BigInteger(), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("reason", sa.String(length=64), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["customer.id"], name=op.f("fk_hourly_value_customer_id_customer")
-        ),
-        sa.ForeignKeyConstraint(
-            ["metering_point_id"],
-            ["metering_point.id"],
-            name=op.f("fk_hourly_value_metering_point_id_metering_point"),
-        ),
         sa.PrimaryKeyConstraint("metering_point_id", "start_at", name=op.f("pk_hourly_value")),
         sqlite_with_rowid=False,
     )
