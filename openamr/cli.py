@@ -21,7 +21,7 @@ from openamr.collect.readings import (
     UnableToReadReadings,
     read_readings_csv,
 )
-from openamr.collect.reprocess import reprocess_rejected
+from openamr.collect.reprocess import list_unresolved, reprocess_rejected
 from openamr.db import create_engine
 from openamr.present.series import UnableToReadValues, point_series
 from openamr.settings import InvalidSettings, Settings
@@ -244,6 +244,21 @@ def reprocess(ctx: Context) -> None:
         f"{report.received} rejected readings tried: {report.stored} stored, "
         f"{report.duplicates} already there, {report.rejected} still rejected"
     )
+
+
+@main.command()
+@click.option("--limit", default=100, show_default=True, help="How many to list.")
+@pass_context
+def rejected(ctx: Context, limit: int) -> None:
+    """List input that could not be used and is waiting for `openamr reprocess`."""
+    _require_schema(ctx)
+    with ctx.engine.connect() as conn:
+        rows = list_unresolved(conn, access=ctx.access, limit=limit)
+    for row in rows:
+        where = f"{row.source.removeprefix('file:')}:{row.line}" if row.line else row.source
+        click.echo(f"{row.received_at.isoformat()}  {row.kind:<12} {where}: {row.reason}")
+    if not rows:
+        click.echo("nothing is waiting")
 
 
 @main.command()

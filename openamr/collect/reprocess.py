@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -74,3 +75,35 @@ def reprocess_rejected(
                     .values(reason=sa.bindparam("b_reason")),
                     [{"b_id": key, "b_reason": reason[:500]} for key, reason in still.items()],
                 )
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """A rejected input, without its payload: where it came from and why it waits."""
+
+    id: int
+    kind: str
+    source: str
+    line: int | None
+    reason: str
+    received_at: datetime
+
+
+def list_unresolved(conn: sa.Connection, *, access: AccessContext, limit: int) -> list[Unresolved]:
+    """The oldest rejected inputs that no re-processing has resolved yet."""
+    query = (
+        sa.select(
+            rejected_input.c.id,
+            rejected_input.c.kind,
+            rejected_input.c.source,
+            rejected_input.c.line,
+            rejected_input.c.reason,
+            rejected_input.c.received_at,
+        )
+        .where(rejected_input.c.resolved_at.is_(None))
+        .order_by(rejected_input.c.id)
+        .limit(limit)
+    )
+    if access.customer_ids is not None:
+        query = query.where(rejected_input.c.customer_id.in_(sorted(access.customer_ids)))
+    return [Unresolved(*row) for row in conn.execute(query)]

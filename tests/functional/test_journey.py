@@ -210,3 +210,83 @@ def _at(minute: int) -> str:
     from datetime import UTC, datetime, timedelta
 
     return (datetime(2026, 2, 1, tzinfo=UTC) + timedelta(minutes=minute)).isoformat()
+
+
+def test_readings_from_a_file_wait_for_their_meter_and_are_reprocessed(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    readings = tmp_path / "readings.csv"
+    readings.write_text(
+        "meter,timestamp,value,unit\n"
+        "EL-1,2026-02-10T00:00:00+01:00,100,kWh\n"
+        "EL-1,2026-02-10T01:00:00+01:00,100.75,kWh\n"
+        "EL-1,2026-02-10T02:00:00,101,kWh\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["import", "readings", str(readings)], env=cli_env)
+    assert result.exit_code == 0, result.output
+    assert "0 stored" in result.stdout
+    assert "3 rejected" in result.stdout
+    assert f"{readings}:2: unknown meter 'EL-1'" in result.stderr
+    assert f"{readings}:4: unknown meter 'EL-1'" in result.stderr
+
+    portfolio = tmp_path / "portfolio.csv"
+    portfolio.write_text(portfolio_csv(PORTFOLIO), encoding="utf-8")
+    _run(cli_env, "import", "portfolio", str(portfolio))
+    assert "2 stored" in _run(cli_env, "reprocess")
+    exported = _run(
+        cli_env,
+        "export",
+        "values",
+        "--property",
+        "Uppsala Kåbo 1:23",
+        "--entrance",
+        "Kåbovägen 12A",
+        "--apartment",
+        "1101",
+        "--medium",
+        "electricity",
+        "--from",
+        "2026-02-10",
+        "--to",
+        "2026-02-11",
+    )
+    assert exported.splitlines()[1].endswith(",750,Wh,measured")
+    # The third row is still wrong, and now says why.
+    assert "1 still rejected" in _run(cli_env, "reprocess")
+    listing = _run(cli_env, "rejected")
+    assert "readings.csv:4" in listing
+    assert "timestamp '2026-02-10T02:00:00' has no offset" in listing
+    assert "100.75" not in listing  # reasons and places, never consumption values
+
+
+def test_the_command_line_refuses_what_it_cannot_do(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    portfolio = tmp_path / "portfolio.csv"
+    portfolio.write_text(portfolio_csv(PORTFOLIO), encoding="utf-8")
+    _run(cli_env, "import", "portfolio", str(portfolio))
+    runner = CliRunner()
+    ambiguous = runner.invoke(
+        main,
+        [
+            "export",
+            "values",
+            "--property",
+            "Nowhere 1:1",
+            "--medium",
+            "heat",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-02",
+        ],
+        env=cli_env,
+    )
+    assert ambiguous.exit_code == 1
+    assert "no property 'Nowhere 1:1'" in ambiguous.stderr
+    bad_header = tmp_path / "bad.csv"
+    bad_header.write_text("meter;timestamp;value;unit\n", encoding="utf-8")
+    result = runner.invoke(main, ["import", "readings", str(bad_header)], env=cli_env)
+    assert result.exit_code == 1
+    assert "header must name the columns meter,timestamp,value,unit" in result.stderr
