@@ -33,6 +33,7 @@ from openamr.validate import RegisterReading, UnableToDeriveValues, derive_hour_
 logger = logging.getLogger(__name__)
 
 CSV_COLUMNS = ("meter", "timestamp", "value", "unit")
+ATTEMPTS = 5  # tries of a batch that meets concurrent writers of the same readings
 HOUR = 3600
 
 
@@ -264,7 +265,10 @@ class ReadingIngest:
         return checked
 
     def _store(self, checked: _Checked) -> list[Rejection]:
-        for attempt in (1, 2):
+        # Bulk inserts go to the driver directly, so its own IntegrityError can come
+        # through as well as SQLAlchemy's wrapper of it.
+        conflicts = (sa.exc.IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError)
+        for attempt in range(1, ATTEMPTS + 1):
             try:
                 with self.engine.begin() as conn:
                     outcome = _store_and_derive(
@@ -279,10 +283,10 @@ class ReadingIngest:
                             received_at=self.now,
                         )
                 break
-            except sa.exc.IntegrityError:
+            except conflicts:
                 # Another writer stored some of these readings between our look-up and
-                # our insert; the second attempt sees them and counts them as duplicates.
-                if attempt == 2:
+                # our insert; the next attempt sees them and counts them as duplicates.
+                if attempt == ATTEMPTS:
                     raise
         report = self.report
         report.received += checked.received
