@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from openamr.store.queries import PointRow
 from openamr.store.values import list_hourly_values
-from openamr.validate import PeriodValue, Resolution, Status, aggregate, local_periods
+from openamr.validate import PeriodValue, Resolution, Status, aggregate_rows, local_span
 
 # When values of several points are added up, the least certain status wins.
 _STATUS_ORDER = [Status.MEASURED, Status.ESTIMATED, Status.REJECTED, Status.MISSING]
@@ -50,18 +50,17 @@ def point_series(
         return []
     zone = ZoneInfo(points[0].time_zone)
     try:
-        periods = local_periods(
+        start, end = local_span(
             first_day=first_day, end_day=end_day, zone=zone, resolution=resolution
         )
     except ValueError as exc:
         raise UnableToReadValues(str(exc)) from None
-    start, end = periods[0][0], periods[-1][1]
     stored = list_hourly_values(
-        conn, metering_point_ids=[p.id for p in points], start=_utc(start), end=_utc(end)
+        conn, metering_point_ids=[p.id for p in points], start=start, end=end
     )
     series = []
     for point in points:
-        values = aggregate(
+        values = aggregate_rows(
             stored[point.id],
             first_day=first_day,
             end_day=end_day,
@@ -93,9 +92,3 @@ def total(label: str, parts: Sequence[Series]) -> Series:
         )
     ids = tuple(point for part in parts for point in part.metering_point_ids)
     return Series(label, parts[0].medium, parts[0].unit, ids, values)
-
-
-def _utc(moment: datetime) -> datetime:
-    from datetime import UTC
-
-    return moment.astimezone(UTC)

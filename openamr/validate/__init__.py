@@ -1,6 +1,13 @@
 """Register readings to interval values, with a status on every value."""
 
-from openamr.validate.calendar import PeriodValue, Resolution, aggregate, local_periods
+from openamr.validate.calendar import (
+    PeriodValue,
+    Resolution,
+    aggregate,
+    aggregate_rows,
+    local_periods,
+    local_span,
+)
 from openamr.validate.rules import (
     ESTIMATION_GAP,
     REGISTER_WENT_BACKWARDS,
@@ -26,7 +33,9 @@ __all__ = [
     "Status",
     "UnableToDeriveValues",
     "aggregate",
+    "aggregate_rows",
     "derive_hour_rows",
     "derive_hourly_values",
     "local_periods",
+    "local_span",
 ]

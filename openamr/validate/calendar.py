@@ -6,10 +6,11 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from openamr.validate.rules import HourlyValue, Status
+from openamr.validate.rules import HourlyValue, HourRow, Status
 
 _HOUR_S = 3600
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -47,6 +48,20 @@ def local_periods(
     ]
 
 
+def local_span(
+    *, first_day: date, end_day: date, zone: ZoneInfo, resolution: Resolution
+) -> tuple[datetime, datetime]:
+    """The UTC instants that `local_periods` would cover, without building every period."""
+    bounds = _period_bounds(first_day, end_day, zone, resolution)
+    if not bounds:
+        start = datetime.fromtimestamp(_midnight(first_day, zone), UTC)
+        return start, start
+    return (
+        datetime.fromtimestamp(bounds[0][0], UTC),
+        datetime.fromtimestamp(bounds[-1][1], UTC),
+    )
+
+
 def aggregate(
     hours: Iterable[HourlyValue],
     *,
@@ -63,38 +78,71 @@ def aggregate(
     are ignored. Raises ValueError as `local_periods` does, for an hour that does
     not start on a whole aware hour, and for two different values of one hour.
     """
+    rows = [
+        (_whole_hour(hour.start_at), hour.value, hour.status.value, hour.reason) for hour in hours
+    ]
+    return aggregate_rows(
+        rows, first_day=first_day, end_day=end_day, zone=zone, resolution=resolution
+    )
+
+
+def aggregate_rows(
+    rows: Iterable[HourRow],
+    *,
+    first_day: date,
+    end_day: date,
+    zone: ZoneInfo,
+    resolution: Resolution,
+) -> list[PeriodValue]:
+    """`aggregate` for hours as (epoch second, value, status, reason) rows, as they are stored."""
     bounds = _period_bounds(first_day, end_day, zone, resolution)
     if not bounds:
         return []
     first, last = bounds[0][0], bounds[-1][1]
     # Keyed by UTC second: the two 02:00 hours of a fall-back day are equal as
     # local datetimes of one zone (Python ignores fold when comparing them).
-    by_second: dict[int, HourlyValue] = {}
-    for hour in hours:
-        second = _whole_hour(hour.start_at)
+    by_second: dict[int, HourRow] = {}
+    for row in rows:
+        second = row[0]
+        if second % _HOUR_S:
+            raise ValueError(f"an hourly value starts at {second}, not a whole hour")
         if first <= second < last:
-            known = by_second.setdefault(second, hour)
-            if known != hour:
-                raise ValueError(f"two different values for the hour {hour.start_at.isoformat()}")
+            known = by_second.setdefault(second, row)
+            if known != row:
+                raise ValueError(
+                    f"two different values for the hour {datetime.fromtimestamp(second, UTC)}"
+                )
+    # Each boundary is the end of one period and the start of the next: convert once.
+    local = {second: _local(second, zone) for pair in bounds for second in pair}
     periods: list[PeriodValue] = []
+    if resolution is Resolution.HOUR:
+        missing = (None, Status.MISSING)
+        for start, end in bounds:
+            found = by_second.get(start)
+            value, status = missing if found is None else (found[1], _STATUSES[found[2]])
+            periods.append(PeriodValue(local[start], local[end], value, status))
+        return periods
     for start, end in bounds:
         value, status = _combine(by_second.get(second) for second in range(start, end, _HOUR_S))
-        periods.append(PeriodValue(_local(start, zone), _local(end, zone), value, status))
+        periods.append(PeriodValue(local[start], local[end], value, status))
     return periods
 
 
-def _combine(hours: Iterable[HourlyValue | None]) -> tuple[int | None, Status]:
+_STATUSES = {status.value: status for status in Status}
+
+
+def _combine(hours: Iterable[HourRow | None]) -> tuple[int | None, Status]:
     total = 0
     rejected = estimated = False
     for hour in hours:
-        if hour is not None and hour.status is Status.REJECTED:
+        if hour is not None and hour[2] == Status.REJECTED:
             rejected = True
             continue
-        if hour is None or hour.value is None or hour.status is Status.MISSING:
+        if hour is None or hour[1] is None or hour[2] == Status.MISSING:
             # A hole leaves no total worth showing, whatever else is wrong in the period.
             return None, Status.MISSING
-        total += hour.value
-        estimated = estimated or hour.status is Status.ESTIMATED
+        total += hour[1]
+        estimated = estimated or hour[2] == Status.ESTIMATED
     if rejected:
         return None, Status.REJECTED
     return total, Status.ESTIMATED if estimated else Status.MEASURED
@@ -151,5 +199,7 @@ def _whole_hour(moment: datetime) -> int:
     return second
 
 
+# Reading a year of hours converts the same 8,760 instants for every point.
+@lru_cache(maxsize=1 << 17)
 def _local(second: int, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(second, zone)
