@@ -14,13 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from openamr.access import AccessContext
-from openamr.db import from_epoch, is_sqlite, to_epoch
+from openamr.db import is_sqlite, to_epoch
+from openamr.store import driver
+from openamr.store.driver import CHUNK
 from openamr.store.schema import meter, meter_installation, reading, reading_revision
 from openamr.units import Unit, parse_unit, register_modulus
-
-# Rows per statement where a list of keys is sent as a VALUES table; well under
-# SQLite's and PostgreSQL's limits on bound parameters.
-CHUNK = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,14 +123,9 @@ def list_readings_around(
     Written for the driver directly: the statement changes with every batch, and
     compiling it through SQLAlchemy each time cost more than running it.
     """
-    sqlite = is_sqlite(conn)
-    mark = "?" if sqlite else "%s"
     found: list[StoredReading] = []
-    for start in range(0, len(ranges), CHUNK):
-        chunk = ranges[start : start + CHUNK]
-        values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
-        statement = (
-            f"WITH wanted (meter_id, lo, hi) AS (VALUES {values}) "  # noqa: S608 (only placeholders are formatted in)
+    for with_wanted, params in driver.ranges_table(conn, ranges, "meter_id"):
+        statement = with_wanted + (  # noqa: S608 (the WITH clause holds placeholders only)
             "SELECT r.meter_id, r.read_at, r.value FROM wanted JOIN reading r "
             "ON r.meter_id = wanted.meter_id "
             "AND r.read_at >= COALESCE((SELECT max(o.read_at) FROM reading o "
@@ -140,30 +133,9 @@ def list_readings_around(
             "AND r.read_at <= COALESCE((SELECT min(o.read_at) FROM reading o "
             "WHERE o.meter_id = wanted.meter_id AND o.read_at > wanted.hi), wanted.hi)"
         )
-        params = [
-            value
-            for meter_id, lo, hi in chunk
-            for value in (meter_id, *driver_instants(sqlite, lo, hi))
-        ]
-        for meter_id, read_at, value in conn.exec_driver_sql(statement, tuple(params)):
-            found.append(StoredReading(meter_id, instant_from_driver(sqlite, read_at), value))
+        for meter_id, read_at, value in conn.exec_driver_sql(statement, params):
+            found.append(StoredReading(meter_id, driver.instant(conn, read_at), value))
     return found
-
-
-def driver_instants(sqlite: bool, *moments: datetime) -> tuple[object, ...]:
-    """Instants as the driver binds them: epoch seconds on SQLite (see db.UTCDateTime)."""
-    if sqlite:
-        return tuple(int(moment.timestamp()) for moment in moments)
-    return moments
-
-
-def instant_from_driver(sqlite: bool, value: object) -> datetime:
-    """An instant as the driver returns it, as an aware UTC datetime."""
-    if sqlite:
-        assert isinstance(value, int)
-        return from_epoch(value)
-    assert isinstance(value, datetime)
-    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def insert_readings(
@@ -172,17 +144,17 @@ def insert_readings(
     """Insert readings known to be new. A concurrent writer's duplicate raises IntegrityError."""
     if not rows:
         return
-    driver: Any = conn.connection.driver_connection
+    dbapi: Any = conn.connection.driver_connection
     if is_sqlite(conn):
         received = to_epoch(received_at)
-        driver.executemany(
+        dbapi.executemany(
             "INSERT INTO reading (meter_id, read_at, customer_id, value, received_at) "
             "VALUES (?, ?, ?, ?, ?)",
             [(r.meter_id, to_epoch(r.read_at), r.customer_id, r.value, received) for r in rows],
         )
         return
     with (
-        driver.cursor() as cursor,
+        dbapi.cursor() as cursor,
         cursor.copy(
             "COPY reading (meter_id, read_at, customer_id, value, received_at) FROM STDIN"
         ) as copy,

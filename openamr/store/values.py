@@ -10,7 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from openamr.db import from_epoch, is_sqlite, to_epoch
-from openamr.store.readings import CHUNK, driver_instants
+from openamr.store import driver
+from openamr.store.driver import CHUNK
 from openamr.store.schema import meter, meter_installation
 from openamr.units import parse_unit, register_modulus
 from openamr.validate import HourRow, MeterSpan
@@ -57,25 +58,14 @@ def list_hour_rows(
 ) -> dict[tuple[int, int], tuple[int | None, str, str | None]]:
     """The stored hourly rows in each (point, start, end) window, keyed by point and epoch hour."""
     sqlite = is_sqlite(conn)
-    mark = "?" if sqlite else "%s"
     found: dict[tuple[int, int], tuple[int | None, str, str | None]] = {}
-    for start in range(0, len(windows), CHUNK):
-        chunk = windows[start : start + CHUNK]
-        values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
-        statement = (
-            f"WITH wanted (point_id, lo, hi) AS (VALUES {values}) "  # noqa: S608 (only placeholders are formatted in)
+    for with_wanted, params in driver.ranges_table(conn, windows, "point_id"):
+        statement = with_wanted + (  # noqa: S608 (the WITH clause holds placeholders only)
             "SELECT h.metering_point_id, h.start_at, h.value, h.status, h.reason "
             "FROM wanted JOIN hourly_value h ON h.metering_point_id = wanted.point_id "
             "AND h.start_at >= wanted.lo AND h.start_at < wanted.hi"
         )
-        params = [
-            value
-            for point_id, lo, hi in chunk
-            for value in (point_id, *driver_instants(sqlite, lo, hi))
-        ]
-        for point_id, start_at, value, status, reason in conn.exec_driver_sql(
-            statement, tuple(params)
-        ):
+        for point_id, start_at, value, status, reason in conn.exec_driver_sql(statement, params):
             second = start_at if sqlite else to_epoch(start_at)
             found[(point_id, second)] = (value, status, reason)
     return found
@@ -112,9 +102,9 @@ def write_hour_rows(
         )
     if not inserts:
         return
-    driver: Any = conn.connection.driver_connection
+    dbapi: Any = conn.connection.driver_connection
     if sqlite:
-        driver.executemany(
+        dbapi.executemany(
             "INSERT INTO hourly_value "
             "(metering_point_id, customer_id, start_at, value, status, reason) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -122,7 +112,7 @@ def write_hour_rows(
         )
         return
     with (
-        driver.cursor() as cursor,
+        dbapi.cursor() as cursor,
         cursor.copy(
             "COPY hourly_value (metering_point_id, customer_id, start_at, value, status, reason) "
             "FROM STDIN"
@@ -154,7 +144,7 @@ def list_hourly_values(
     several times the query itself.
     """
     sqlite = is_sqlite(conn)
-    mark = "?" if sqlite else "%s"
+    mark = driver.placeholder(conn)
     # On PostgreSQL the server turns timestamptz into epoch seconds, so both
     # dialects hand back the same integers, and the driver's rows are the result.
     start_at = "start_at" if sqlite else "CAST(EXTRACT(EPOCH FROM start_at) AS BIGINT)"
@@ -163,9 +153,9 @@ def list_hourly_values(
         f"WHERE metering_point_id = {mark} AND start_at >= {mark} AND start_at < {mark} "
         "ORDER BY start_at"
     )
-    bounds = driver_instants(sqlite, start, end)
-    driver: Any = conn.connection.driver_connection
-    cursor = driver.cursor()
+    bounds = driver.instants(conn, start, end)
+    dbapi: Any = conn.connection.driver_connection
+    cursor = dbapi.cursor()
     try:
         found: dict[int, list[HourRow]] = {}
         # One statement per point: each is a range scan of the primary key.

@@ -1,0 +1,58 @@
+"""Talking to the database driver directly, for the statements on the hot path.
+
+SQLAlchemy compiles and processes every row; for the few statements that move
+millions of rows or change shape with every batch, that cost more than the
+database's own work, so they are written here at the driver's level, with the
+dialect differences kept in this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from openamr.db import from_epoch, is_sqlite
+
+# Rows per statement where a list of keys is sent as a VALUES table; well under
+# SQLite's and PostgreSQL's limits on bound parameters.
+CHUNK = 1000
+
+
+def placeholder(conn: sa.Connection) -> str:
+    """The driver's parameter marker: `?` for sqlite3, `%s` for psycopg."""
+    return "?" if is_sqlite(conn) else "%s"
+
+
+def instants(conn: sa.Connection, *moments: datetime) -> tuple[object, ...]:
+    """Instants as the driver binds them: epoch seconds on SQLite (see db.UTCDateTime)."""
+    if is_sqlite(conn):
+        return tuple(int(moment.timestamp()) for moment in moments)
+    return moments
+
+
+def instant(conn: sa.Connection, value: object) -> datetime:
+    """An instant as the driver returns it, as an aware UTC datetime."""
+    if is_sqlite(conn):
+        assert isinstance(value, int)
+        return from_epoch(value)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def ranges_table(
+    conn: sa.Connection, ranges: Sequence[tuple[int, datetime, datetime]], key: str
+) -> Iterator[tuple[str, tuple[object, ...]]]:
+    """Chunks of (id, lo, hi) ranges as `WITH wanted (<key>, lo, hi) AS (VALUES …)`.
+
+    Yields the WITH clause and its parameters; the caller appends its SELECT.
+    """
+    mark = placeholder(conn)
+    for start in range(0, len(ranges), CHUNK):
+        chunk = ranges[start : start + CHUNK]
+        rows = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
+        params = tuple(
+            value for ident, lo, hi in chunk for value in (ident, *instants(conn, lo, hi))
+        )
+        yield f"WITH wanted ({key}, lo, hi) AS (VALUES {rows}) ", params
