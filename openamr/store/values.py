@@ -60,7 +60,7 @@ def list_hour_rows(
     sqlite = is_sqlite(conn)
     found: dict[tuple[int, int], tuple[int | None, str, str | None]] = {}
     for with_wanted, params in driver.ranges_table(conn, windows, "point_id"):
-        statement = with_wanted + (  # noqa: S608 (the WITH clause holds placeholders only)
+        statement = with_wanted + (
             "SELECT h.metering_point_id, h.start_at, h.value, h.status, h.reason "
             "FROM wanted JOIN hourly_value h ON h.metering_point_id = wanted.point_id "
             "AND h.start_at >= wanted.lo AND h.start_at < wanted.hi"
