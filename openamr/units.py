@@ -12,6 +12,7 @@ import enum
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
+from functools import lru_cache
 
 
 class Quantity(enum.StrEnum):
@@ -151,6 +152,8 @@ def parse_unit(symbol: str) -> Unit:
     return _BY_SYMBOL[canonical]
 
 
+# Asked for every meter of every batch; the answers are few.
+@lru_cache(maxsize=256)
 def register_modulus(unit: Unit, digits: int | None) -> int | None:
     """Where a register of `digits` digits in `unit` wraps, in storage units."""
     if digits is None or not unit.cumulative:
