@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+from openamr.collect.portfolio import COLUMNS as PORTFOLIO_COLUMNS
+
 HOUR = 3600
 LOCAL = timezone(timedelta(hours=1))
 FIRST_HOUR = datetime(2026, 1, 12, tzinfo=LOCAL)
@@ -54,20 +56,7 @@ def write_portfolio_csv(path: Path, meters: int) -> None:
     """One row per meter, each on its own apartment's electricity point."""
     with path.open("w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(
-            [
-                "customer",
-                "property",
-                "entrance",
-                "apartment",
-                "medium",
-                "meter",
-                "register_unit",
-                "register_digits",
-                "installed_at",
-                "removed_at",
-            ]
-        )
+        writer.writerow(PORTFOLIO_COLUMNS)
         installed = INSTALLED_AT.isoformat()
         for index in range(meters):
             writer.writerow(
