@@ -8,7 +8,6 @@ is the one place that later change replaces.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 
 
@@ -23,10 +22,6 @@ class AccessContext:
     def operator(cls, actor: str) -> AccessContext:
         """The installation's own operator (command line, trusted local API)."""
         return cls(actor=actor, customer_ids=None)
-
-    @classmethod
-    def for_customers(cls, actor: str, customer_ids: Collection[int]) -> AccessContext:
-        return cls(actor=actor, customer_ids=frozenset(customer_ids))
 
     def may_see(self, customer_id: int) -> bool:
         return self.customer_ids is None or customer_id in self.customer_ids

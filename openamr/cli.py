@@ -175,7 +175,7 @@ def export_values(
     """One row per hour, day or month: start,end,value,unit,status."""
     _require_schema(ctx)
     with ctx.engine.connect() as conn:
-        properties = queries.find_properties(conn, access=ctx.access, designation=designation)
+        properties = queries.list_properties(conn, access=ctx.access, designation=designation)
         if not properties:
             raise click.ClickException(f"no property {designation!r}")
         if len(properties) > 1:

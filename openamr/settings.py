@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "sqlite:///var/openamr.sqlite3"
@@ -44,14 +43,6 @@ class Settings:
             ingest_batch_size=_positive_int(env, "OPENAMR_INGEST_BATCH_SIZE", 20_000),
             max_errors_reported=_positive_int(env, "OPENAMR_MAX_ERRORS_REPORTED", 1_000),
         )
-
-    @property
-    def sqlite_path(self) -> Path | None:
-        """The database file when the database is SQLite on disk, else None."""
-        prefix = "sqlite:///"
-        if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
-            return Path(self.database_url[len(prefix) :])
-        return None
 
 
 def normalise_database_url(url: str) -> str:

@@ -152,7 +152,7 @@ def get_property_values(
 
 
 def _property_or_404(conn: sa.Connection, access: AccessContext, property_id: int) -> None:
-    if not queries.find_properties(conn, access=access, property_id=property_id):
+    if not queries.list_properties(conn, access=access, property_id=property_id):
         raise HTTPException(404, f"no property {property_id}")
 
 

@@ -304,13 +304,3 @@ def add_tenancy(
         .returning(tenancy.c.id)
     ).scalar_one()
     return tenancy_id
-
-
-def end_tenancy(conn: sa.Connection, *, tenancy_id: int, end_at: datetime) -> None:
-    """A move-out: the tenancy ends at `end_at`. Raises UnableToRegister."""
-    row = conn.execute(sa.select(tenancy).where(tenancy.c.id == tenancy_id)).first()
-    if row is None:
-        raise UnableToRegister(f"no tenancy {tenancy_id}")
-    if end_at <= row.start_at:
-        raise UnableToRegister("a tenancy must end after it starts")
-    conn.execute(tenancy.update().where(tenancy.c.id == tenancy_id).values(end_at=end_at))

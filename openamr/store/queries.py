@@ -57,7 +57,14 @@ def _visible(column: sa.ColumnElement[int], access: AccessContext) -> sa.ColumnE
     return column.in_(sorted(access.customer_ids))
 
 
-def list_properties(conn: sa.Connection, *, access: AccessContext) -> list[PropertyRow]:
+def list_properties(
+    conn: sa.Connection,
+    *,
+    access: AccessContext,
+    designation: str | None = None,
+    property_id: int | None = None,
+) -> list[PropertyRow]:
+    """Properties the caller may see, optionally one by designation or id."""
     count = (
         sa.select(sa.func.count(apartment.c.id))
         .join(entrance, entrance.c.id == apartment.c.entrance_id)
@@ -78,24 +85,11 @@ def list_properties(conn: sa.Connection, *, access: AccessContext) -> list[Prope
         .where(_visible(property_.c.customer_id, access))
         .order_by(customer.c.name, property_.c.designation)
     )
+    if designation is not None:
+        query = query.where(property_.c.designation == designation)
+    if property_id is not None:
+        query = query.where(property_.c.id == property_id)
     return [PropertyRow(*row) for row in conn.execute(query)]
-
-
-def find_properties(
-    conn: sa.Connection,
-    *,
-    access: AccessContext,
-    designation: str | None = None,
-    property_id: int | None = None,
-) -> list[PropertyRow]:
-    """Properties by designation or id, among those the caller may see."""
-    rows = list_properties(conn, access=access)
-    return [
-        row
-        for row in rows
-        if (designation is None or row.designation == designation)
-        and (property_id is None or row.id == property_id)
-    ]
 
 
 def list_apartments(

@@ -6,9 +6,9 @@ on SQLite's own driver. Both run inside the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -200,16 +200,3 @@ def revise_readings(
             for new, previous in changes
         ],
     )
-
-
-def iter_meter_readings(
-    conn: sa.Connection, *, meter_id: int, start: datetime | None = None
-) -> Iterator[StoredReading]:
-    """A meter's readings in time order, from `start` on."""
-    query = sa.select(reading.c.meter_id, reading.c.read_at, reading.c.value).where(
-        reading.c.meter_id == meter_id
-    )
-    if start is not None:
-        query = query.where(reading.c.read_at >= start.astimezone(UTC))
-    for row in conn.execute(query.order_by(reading.c.read_at)):
-        yield StoredReading(*row)
