@@ -42,7 +42,7 @@ services:
 bench: $(VENV)/.dev services
 	$(BIN)/python -m bench
 
-lock:
+lock: | $(BIN)/python
 	$(BIN)/pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
