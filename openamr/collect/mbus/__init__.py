@@ -1,0 +1,5 @@
+"""M-Bus (EN 13757-2/-3) and wireless M-Bus / OMS (EN 13757-4/-7) telegrams, decoded.
+
+``decode`` (in :mod:`openamr.collect.mbus.telegram`) is the one entry point;
+:mod:`openamr.collect.mbus.model` holds what it returns and raises.
+"""
