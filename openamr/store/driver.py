@@ -44,14 +44,26 @@ def instant(conn: sa.Connection, value: object) -> datetime:
 def ranges_table(
     conn: sa.Connection, ranges: Sequence[tuple[int, datetime, datetime]], key: str
 ) -> Iterator[tuple[str, tuple[object, ...]]]:
-    """Chunks of (id, lo, hi) ranges as `WITH wanted (<key>, lo, hi) AS (VALUES …)`.
+    """(id, lo, hi) ranges as a `WITH wanted (<key>, lo, hi) AS (…)` clause, in chunks.
 
     Yields the WITH clause and its parameters; the caller appends its SELECT.
+    On PostgreSQL the whole list goes as three arrays through `unnest`: one
+    short statement whatever the batch, which psycopg converts once and caches,
+    where a VALUES list of thousands of placeholders was split by a regular
+    expression in Python on every call (the largest cost of time-ordered ingest).
     """
-    mark = placeholder(conn)
+    if not is_sqlite(conn):
+        if ranges:
+            ids, los, his = zip(*ranges, strict=True)
+            yield (
+                f"WITH wanted ({key}, lo, hi) AS (SELECT * FROM "  # noqa: S608 (a column name)
+                "unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[])) ",
+                (list(ids), list(los), list(his)),
+            )
+        return
     for start in range(0, len(ranges), CHUNK):
         chunk = ranges[start : start + CHUNK]
-        rows = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
+        rows = ", ".join(["(?, ?, ?)"] * len(chunk))
         params = tuple(
             value for ident, lo, hi in chunk for value in (ident, *instants(conn, lo, hi))
         )

@@ -114,20 +114,37 @@ def aggregate_rows(
                 raise ValueError(
                     f"two different values for the hour {datetime.fromtimestamp(second, UTC)}"
                 )
-    # Each boundary is the end of one period and the start of the next: convert once.
-    local = {second: _local(second, zone) for pair in bounds for second in pair}
     periods: list[PeriodValue] = []
     if resolution is Resolution.HOUR:
+        # A year of hours is 8,760 periods per point; their local boundaries are
+        # the same for every point, so they come from a cache, and the common
+        # case (every hour stored) pairs the rows with them without a lookup.
+        edges = _hour_edges(first_day, end_day, zone)
+        if len(by_second) == len(bounds):
+            ordered = [by_second[start] for start, _end in bounds]
+            return [
+                PeriodValue(edges[n], edges[n + 1], row[1], _STATUSES[row[2]])
+                for n, row in enumerate(ordered)
+            ]
         missing = (None, Status.MISSING)
-        for start, end in bounds:
+        for n, (start, _end) in enumerate(bounds):
             found = by_second.get(start)
             value, status = missing if found is None else (found[1], _STATUSES[found[2]])
-            periods.append(PeriodValue(local[start], local[end], value, status))
+            periods.append(PeriodValue(edges[n], edges[n + 1], value, status))
         return periods
     for start, end in bounds:
         value, status = _combine(by_second.get(second) for second in range(start, end, _HOUR_S))
-        periods.append(PeriodValue(local[start], local[end], value, status))
+        periods.append(PeriodValue(_local(start, zone), _local(end, zone), value, status))
     return periods
+
+
+@lru_cache(maxsize=64)
+def _hour_edges(first_day: date, end_day: date, zone: ZoneInfo) -> tuple[datetime, ...]:
+    """The local datetimes of every hour boundary from first_day to end_day, in order."""
+    bounds = _period_bounds(first_day, end_day, zone, Resolution.HOUR)
+    if not bounds:
+        return ()
+    return (*(_local(start, zone) for start, _end in bounds), _local(bounds[-1][1], zone))
 
 
 _STATUSES = {status.value: status for status in Status}
@@ -150,9 +167,12 @@ def _combine(hours: Iterable[HourRow | None]) -> tuple[int | None, Status]:
     return total, Status.ESTIMATED if estimated else Status.MEASURED
 
 
+# A read computes the same bounds twice (its UTC span, then its periods), and
+# every point of a request, and most requests, ask for the same few ranges.
+@lru_cache(maxsize=256)
 def _period_bounds(
     first_day: date, end_day: date, zone: ZoneInfo, resolution: Resolution
-) -> list[tuple[int, int]]:
+) -> tuple[tuple[int, int], ...]:
     if end_day < first_day:
         raise ValueError(f"end_day {end_day} is before first_day {first_day}")
     if resolution is Resolution.MONTH:
@@ -169,13 +189,13 @@ def _period_bounds(
     else:
         starts = [first_day + timedelta(days=n) for n in range((end_day - first_day).days + 1)]
     midnights = [_midnight(day, zone) for day in starts]
-    bounds = list(pairwise(midnights))
+    bounds = tuple(pairwise(midnights))
     if resolution is Resolution.HOUR:
-        return [
+        return tuple(
             (second, second + _HOUR_S)
             for start, end in bounds
             for second in range(start, end, _HOUR_S)
-        ]
+        )
     return bounds
 
 

@@ -256,3 +256,33 @@ def test_days_follow_local_time_on_both_dst_changes(
     # Subtracting in one zone would give wall-clock time; the real length is in UTC.
     length = daily[0].end_at.astimezone(UTC) - daily[0].start_at.astimezone(UTC)
     assert length == timedelta(hours=hours_in_day)
+
+
+def test_a_time_ordered_stream_in_small_batches_gives_the_same_values_as_a_file_order(
+    engine: Engine,
+) -> None:
+    """Grouping by meter before batching changes how fast, never what is stored."""
+    second = EL.replace(",1101,", ",1102,").replace("EL-1", "EL-2")
+    load_portfolio(engine, [EL, second])
+    rows = []
+    for hour in range(6):
+        for meter, base in (("EL-1", 100), ("EL-2", 500)):
+            rows.append((meter, f"2026-02-10T{hour:02}:00:00+01:00", str(base + hour), "kWh"))
+    rows.insert(5, ("NOPE", "2026-02-10T03:00:00+01:00", "1", "kWh"))
+    rows.append(("EL-1", "not a time", "1", "kWh"))
+    # A later row for the same instant still wins after the grouping.
+    rows.append(("EL-2", "2026-02-10T05:00:00+01:00", "506", "kWh"))
+    report = ingest(engine, rows, batch_size=3)
+    assert (report.stored, report.rejected) == (12, 2)
+    assert [error.line for error in report.errors] == sorted(e.line for e in report.errors)
+    with engine.connect() as conn:
+        points = queries.list_metering_points(conn, access=OPERATOR, medium="electricity")
+        series = point_series(
+            conn,
+            points,
+            first_day=date(2026, 2, 10),
+            end_day=date(2026, 2, 11),
+            resolution=Resolution.HOUR,
+        )
+    by_point = {s.metering_point_ids[0]: [v.value for v in s.values[:5]] for s in series}
+    assert sorted(by_point.values()) == [[1000] * 5, [1000] * 4 + [2000]]
