@@ -95,9 +95,12 @@ class UnableToDecodeTelegram(ValueError):
 
     cause = "undecodable"
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, device: Device | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        # The sender, when the header could be read before the failure: the
+        # pipeline files the telegram under its meter (or as unassigned).
+        self.device = device
 
 
 class BadFrame(UnableToDecodeTelegram):

@@ -107,4 +107,6 @@ gateway = sa.Table(
     sa.Column("property_id", sa.ForeignKey("property.id"), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_seen_at", UTCDateTime, nullable=True),
+    # SHA-256 of the gateway's bearer token; None until one is issued.
+    sa.Column("token_hash", sa.String(64), nullable=True, unique=True),
 )

@@ -1,0 +1,634 @@
+"""Telegrams, gateways and heard devices: the writes of the telegram pipeline and its reads.
+
+A telegram is stored first (:func:`store_telegrams`, deduplicated by the
+digest of its bytes) and processed afterwards (:func:`record_outcomes`), so
+that a telegram acknowledged to a gateway or a broker is never lost, whatever
+happens to the process after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from openamr.access import AccessContext
+from openamr.db import from_epoch, is_sqlite, to_epoch
+from openamr.store.driver import CHUNK
+from openamr.store.schema import (
+    gateway,
+    gateway_traffic,
+    heard_device,
+    meter,
+    meter_installation,
+    meter_key,
+    metering_point,
+    property_,
+    radio_link,
+    telegram,
+)
+
+HOUR = 3600
+
+RECEIVED = "received"  # stored, not yet processed
+DECODED = "decoded"
+UNASSIGNED = "unassigned"  # no meter in the register has its manufacturer and id
+FAILED = "failed"  # could not be decoded; `cause` says why
+
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    id: int
+    customer_id: int
+    identity: str
+    property_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingTelegram:
+    """A telegram as a gateway forwards it."""
+
+    frame: bytes
+    received_at: datetime
+    rssi: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTelegram:
+    """A stored telegram waiting to be (re)processed."""
+
+    id: int
+    customer_id: int
+    gateway_id: int
+    frame: bytes
+    received_at: datetime
+    rssi: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOutcome:
+    new: list[StoredTelegram]
+    duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class MbusMeter:
+    """A meter of the register as the telegram pipeline needs it."""
+
+    id: int
+    customer_id: int
+    identity: str
+    manufacturer: str
+    time_zone: str | None  # of the property it is installed in, if it is installed
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What processing made of one telegram."""
+
+    telegram_id: int
+    state: str
+    manufacturer: str | None = None
+    device_id: str | None = None
+    meter_id: int | None = None
+    cause: str | None = None
+    reason: str | None = None
+    meter_time: datetime | None = None
+    clock_drift_s: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hearing:
+    """One device heard in one telegram, for the device and radio statistics."""
+
+    customer_id: int
+    gateway_id: int
+    manufacturer: str
+    device_id: str
+    received_at: datetime
+    rssi: int | None
+    meter_id: int | None
+    device_type: int | None = None
+    medium: str | None = None
+    version: int | None = None
+    status: int | None = None
+    flags: str | None = None
+    clock_drift_s: int | None = None
+
+
+def digest_of(frame: bytes) -> str:
+    return hashlib.sha256(frame).hexdigest()
+
+
+def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT."""
+    return sqlite.insert(table) if is_sqlite(conn) else postgresql.insert(table)
+
+
+def find_gateway_by_token_hash(conn: sa.Connection, token_hash: str) -> Gateway | None:
+    row = conn.execute(
+        sa.select(
+            gateway.c.id, gateway.c.customer_id, gateway.c.identity, gateway.c.property_id
+        ).where(gateway.c.token_hash == token_hash)
+    ).first()
+    return None if row is None else Gateway(*row)
+
+
+def find_gateway(conn: sa.Connection, identity: str, *, access: AccessContext) -> Gateway | None:
+    query = sa.select(
+        gateway.c.id, gateway.c.customer_id, gateway.c.identity, gateway.c.property_id
+    ).where(gateway.c.identity == identity)
+    if access.customer_ids is not None:
+        query = query.where(gateway.c.customer_id.in_(access.customer_ids))
+    row = conn.execute(query).first()
+    return None if row is None else Gateway(*row)
+
+
+def add_gateway(
+    conn: sa.Connection,
+    *,
+    customer_id: int,
+    identity: str,
+    property_id: int | None,
+    token_hash: str,
+    now: datetime,
+) -> Gateway:
+    """Register a gateway, or give an existing one of this customer a new token."""
+    existing = conn.execute(
+        sa.select(gateway.c.id, gateway.c.customer_id).where(gateway.c.identity == identity)
+    ).first()
+    if existing is not None:
+        if existing.customer_id != customer_id:
+            raise ValueError(f"gateway {identity!r} belongs to another customer")
+        conn.execute(
+            gateway.update()
+            .where(gateway.c.id == existing.id)
+            .values(token_hash=token_hash, property_id=property_id)
+        )
+        return Gateway(existing.id, customer_id, identity, property_id)
+    gateway_id: int = conn.execute(
+        gateway.insert()
+        .values(
+            customer_id=customer_id,
+            identity=identity,
+            property_id=property_id,
+            token_hash=token_hash,
+            created_at=now,
+        )
+        .returning(gateway.c.id)
+    ).scalar_one()
+    return Gateway(gateway_id, customer_id, identity, property_id)
+
+
+def store_telegrams(
+    conn: sa.Connection, source: Gateway, items: Sequence[IncomingTelegram]
+) -> StoreOutcome:
+    """Store the telegrams not stored before; count the rest as duplicates.
+
+    A duplicate (the same bytes again, from this gateway or another of the
+    customer's) still counts in the gateway's traffic and radio statistics.
+    """
+    if not items:
+        return StoreOutcome([], 0)
+    by_digest: dict[str, IncomingTelegram] = {}
+    repeated: list[tuple[str, IncomingTelegram]] = []
+    for item in items:
+        key = digest_of(item.frame)
+        if key in by_digest:
+            repeated.append((key, item))
+        else:
+            by_digest[key] = item
+    inserted: dict[str, int] = {}
+    statement = (
+        _insert(conn, telegram)
+        .on_conflict_do_nothing(index_elements=["customer_id", "digest"])
+        .returning(telegram.c.id, telegram.c.digest)
+    )
+    rows = [
+        {
+            "customer_id": source.customer_id,
+            "gateway_id": source.id,
+            "digest": key,
+            "frame": item.frame,
+            "received_at": item.received_at,
+            "rssi": item.rssi,
+            "state": RECEIVED,
+        }
+        for key, item in by_digest.items()
+    ]
+    for row in conn.execute(statement, rows):
+        inserted[row.digest] = row.id
+    new = [
+        StoredTelegram(
+            inserted[key], source.customer_id, source.id, item.frame, item.received_at, item.rssi
+        )
+        for key, item in by_digest.items()
+        if key in inserted
+    ]
+    repeated.extend((key, item) for key, item in by_digest.items() if key not in inserted)
+    _count_traffic(conn, source, items, len(repeated))
+    _hear_repeats(conn, source, repeated)
+    last = max(item.received_at for item in items)
+    conn.execute(
+        gateway.update()
+        .where(gateway.c.id == source.id)
+        .where(sa.or_(gateway.c.last_seen_at.is_(None), gateway.c.last_seen_at < last))
+        .values(last_seen_at=last)
+    )
+    return StoreOutcome(new, len(repeated))
+
+
+def _count_traffic(
+    conn: sa.Connection, source: Gateway, items: Sequence[IncomingTelegram], duplicates: int
+) -> None:
+    per_hour: dict[int, int] = defaultdict(int)
+    for item in items:
+        second = to_epoch(item.received_at)
+        per_hour[second - second % HOUR] += 1
+    # Duplicates are attributed to the batch's latest hour: a gateway's batch
+    # rarely spans two, and the count is a health signal, not a bill.
+    last_hour = max(per_hour)
+    statement = _insert(conn, gateway_traffic)
+    statement = statement.on_conflict_do_update(
+        index_elements=["gateway_id", "hour_at"],
+        set_={
+            "telegrams": gateway_traffic.c.telegrams + statement.excluded.telegrams,
+            "duplicates": gateway_traffic.c.duplicates + statement.excluded.duplicates,
+        },
+    )
+    conn.execute(
+        statement,
+        [
+            {
+                "gateway_id": source.id,
+                "hour_at": from_epoch(hour),
+                "customer_id": source.customer_id,
+                "telegrams": count,
+                "duplicates": duplicates if hour == last_hour else 0,
+            }
+            for hour, count in sorted(per_hour.items())
+        ],
+    )
+
+
+def _hear_repeats(
+    conn: sa.Connection, source: Gateway, repeated: Sequence[tuple[str, IncomingTelegram]]
+) -> None:
+    """Radio statistics for repeated telegrams whose sender is already known."""
+    if not repeated:
+        return
+    digests = sorted({key for key, _ in repeated})
+    senders: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(digests), CHUNK):
+        for row in conn.execute(
+            sa.select(telegram.c.digest, telegram.c.manufacturer, telegram.c.device_id).where(
+                telegram.c.customer_id == source.customer_id,
+                telegram.c.digest.in_(digests[start : start + CHUNK]),
+                telegram.c.manufacturer.is_not(None),
+            )
+        ):
+            senders[row.digest] = (row.manufacturer, row.device_id)
+    hearings = [(senders[key], item) for key, item in repeated if key in senders]
+    record_radio(
+        conn,
+        [
+            (source.id, source.customer_id, man, device, item.received_at, item.rssi)
+            for (man, device), item in hearings
+        ],
+    )
+
+
+def record_radio(
+    conn: sa.Connection,
+    heard: Iterable[tuple[int, int, str, str, datetime, int | None]],
+) -> None:
+    """Which gateway heard which device, when last and how well.
+
+    Each item is (gateway id, customer id, manufacturer, device id, heard at, RSSI).
+    """
+    latest: dict[tuple[int, str, str], tuple[int, datetime, int | None, int]] = {}
+    for gateway_id, customer_id, man, device, at, rssi in heard:
+        key = (gateway_id, man, device)
+        known = latest.get(key)
+        if known is None:
+            latest[key] = (customer_id, at, rssi, 1)
+        else:
+            newer = at >= known[1]
+            latest[key] = (
+                customer_id,
+                at if newer else known[1],
+                rssi if newer else known[2],
+                known[3] + 1,
+            )
+    if not latest:
+        return
+    statement = _insert(conn, radio_link)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=["gateway_id", "manufacturer", "device_id"],
+        set_={
+            "telegrams": radio_link.c.telegrams + excluded.telegrams,
+            "last_heard_at": sa.case(
+                (excluded.last_heard_at > radio_link.c.last_heard_at, excluded.last_heard_at),
+                else_=radio_link.c.last_heard_at,
+            ),
+            "rssi": sa.case(
+                (excluded.last_heard_at >= radio_link.c.last_heard_at, excluded.rssi),
+                else_=radio_link.c.rssi,
+            ),
+        },
+    )
+    conn.execute(
+        statement,
+        [
+            {
+                "gateway_id": gateway_id,
+                "manufacturer": man,
+                "device_id": device,
+                "customer_id": customer_id,
+                "last_heard_at": at,
+                "rssi": rssi,
+                "telegrams": count,
+            }
+            for (gateway_id, man, device), (customer_id, at, rssi, count) in sorted(latest.items())
+        ],
+    )
+
+
+def record_hearings(conn: sa.Connection, hearings: Sequence[Hearing]) -> None:
+    """Update each heard device's latest state, and the radio links it was heard on."""
+    if not hearings:
+        return
+    latest: dict[tuple[int, str, str], tuple[Hearing, int]] = {}
+    for item in hearings:
+        key = (item.customer_id, item.manufacturer, item.device_id)
+        known = latest.get(key)
+        if known is None:
+            latest[key] = (item, 1)
+        else:
+            newest = item if item.received_at >= known[0].received_at else known[0]
+            latest[key] = (newest, known[1] + 1)
+    statement = _insert(conn, heard_device)
+    excluded = statement.excluded
+    newer = excluded.last_seen_at >= heard_device.c.last_seen_at
+
+    def latest_of(column: sa.Column[Any]) -> Any:
+        return sa.case((newer, excluded[column.name]), else_=column)
+
+    statement = statement.on_conflict_do_update(
+        index_elements=["customer_id", "manufacturer", "device_id"],
+        set_={
+            "telegrams": heard_device.c.telegrams + excluded.telegrams,
+            "meter_id": excluded.meter_id,
+            "device_type": latest_of(heard_device.c.device_type),
+            "medium": latest_of(heard_device.c.medium),
+            "version": latest_of(heard_device.c.version),
+            "rssi": latest_of(heard_device.c.rssi),
+            "status": latest_of(heard_device.c.status),
+            "flags": latest_of(heard_device.c.flags),
+            "clock_drift_s": latest_of(heard_device.c.clock_drift_s),
+            "last_seen_at": latest_of(heard_device.c.last_seen_at),
+            "first_seen_at": sa.case(
+                (
+                    excluded.first_seen_at < heard_device.c.first_seen_at,
+                    excluded.first_seen_at,
+                ),
+                else_=heard_device.c.first_seen_at,
+            ),
+        },
+    )
+    conn.execute(
+        statement,
+        [
+            {
+                "customer_id": item.customer_id,
+                "manufacturer": item.manufacturer,
+                "device_id": item.device_id,
+                "meter_id": item.meter_id,
+                "device_type": item.device_type,
+                "medium": item.medium,
+                "version": item.version,
+                "first_seen_at": item.received_at,
+                "last_seen_at": item.received_at,
+                "rssi": item.rssi,
+                "status": item.status,
+                "flags": item.flags,
+                "clock_drift_s": item.clock_drift_s,
+                "telegrams": count,
+            }
+            for _key, (item, count) in sorted(latest.items())
+        ],
+    )
+    record_radio(
+        conn,
+        (
+            (
+                item.gateway_id,
+                item.customer_id,
+                item.manufacturer,
+                item.device_id,
+                item.received_at,
+                item.rssi,
+            )
+            for item in hearings
+        ),
+    )
+
+
+def record_outcomes(
+    conn: sa.Connection, outcomes: Sequence[Outcome], *, now: datetime, decoder_version: int
+) -> None:
+    """Write what processing made of each telegram."""
+    if not outcomes:
+        return
+    conn.execute(
+        telegram.update()
+        .where(telegram.c.id == sa.bindparam("b_id"))
+        .values(
+            state=sa.bindparam("b_state"),
+            manufacturer=sa.bindparam("b_manufacturer"),
+            device_id=sa.bindparam("b_device_id"),
+            meter_id=sa.bindparam("b_meter_id"),
+            cause=sa.bindparam("b_cause"),
+            reason=sa.bindparam("b_reason"),
+            meter_time=sa.bindparam("b_meter_time"),
+            clock_drift_s=sa.bindparam("b_clock_drift_s"),
+            decoder_version=decoder_version,
+            processed_at=now,
+        ),
+        [
+            {
+                "b_id": item.telegram_id,
+                "b_state": item.state,
+                "b_manufacturer": item.manufacturer,
+                "b_device_id": item.device_id,
+                "b_meter_id": item.meter_id,
+                "b_cause": item.cause,
+                "b_reason": None if item.reason is None else item.reason[:500],
+                "b_meter_time": item.meter_time,
+                "b_clock_drift_s": item.clock_drift_s,
+            }
+            for item in outcomes
+        ],
+    )
+
+
+def find_mbus_meters(
+    conn: sa.Connection, customer_id: int, devices: Iterable[tuple[str, str]], *, now: datetime
+) -> dict[tuple[str, str], MbusMeter]:
+    """The customer's meters with these (manufacturer, id) pairs, with their property's zone.
+
+    The zone is that of the installation in force at `now`, else the latest one.
+    """
+    wanted = sorted(set(devices))
+    found: dict[tuple[str, str], MbusMeter] = {}
+    identities = sorted({device for _man, device in wanted})
+    for start in range(0, len(identities), CHUNK):
+        query = (
+            sa.select(
+                meter.c.id,
+                meter.c.identity,
+                meter.c.manufacturer,
+                property_.c.time_zone,
+                meter_installation.c.installed_at,
+                meter_installation.c.removed_at,
+            )
+            .select_from(
+                meter.outerjoin(meter_installation, meter_installation.c.meter_id == meter.c.id)
+                .outerjoin(
+                    metering_point,
+                    metering_point.c.id == meter_installation.c.metering_point_id,
+                )
+                .outerjoin(property_, property_.c.id == metering_point.c.property_id)
+            )
+            .where(
+                meter.c.customer_id == customer_id,
+                meter.c.identity.in_(identities[start : start + CHUNK]),
+                meter.c.manufacturer.is_not(None),
+            )
+            .order_by(meter.c.id, meter_installation.c.installed_at)
+        )
+        for row in conn.execute(query):
+            key = (row.manufacturer.upper(), row.identity)
+            current = row.installed_at is not None and (
+                row.installed_at <= now and (row.removed_at is None or now < row.removed_at)
+            )
+            if key in found and not current:
+                continue
+            found[key] = MbusMeter(row.id, customer_id, row.identity, key[0], row.time_zone)
+    return {key: value for key, value in found.items() if key in set(wanted)}
+
+
+def list_telegrams(
+    conn: sa.Connection,
+    *,
+    customer_id: int,
+    states: Sequence[str],
+    causes: Sequence[str] | None = None,
+    devices: Iterable[tuple[str, str]] | None = None,
+    meter_ids: Iterable[int] | None = None,
+    below_version: int | None = None,
+    keyed_since: bool = False,
+    limit: int = 10_000,
+    after_id: int = 0,
+) -> list[StoredTelegram]:
+    """Stored telegrams of one customer to process again, oldest first, in pages.
+
+    `keyed_since` keeps only telegrams whose meter's key was set after they
+    were last processed.
+    """
+    query = (
+        sa.select(
+            telegram.c.id,
+            telegram.c.customer_id,
+            telegram.c.gateway_id,
+            telegram.c.frame,
+            telegram.c.received_at,
+            telegram.c.rssi,
+        )
+        .where(
+            telegram.c.customer_id == customer_id,
+            telegram.c.state.in_(states),
+            telegram.c.id > after_id,
+        )
+        .order_by(telegram.c.id)
+        .limit(limit)
+    )
+    if causes is not None:
+        query = query.where(telegram.c.cause.in_(causes))
+    if devices is not None:
+        pairs = sorted(set(devices))
+        if not pairs:
+            return []
+        query = query.where(sa.tuple_(telegram.c.manufacturer, telegram.c.device_id).in_(pairs))
+    if meter_ids is not None:
+        query = query.where(telegram.c.meter_id.in_(sorted(set(meter_ids))))
+    if keyed_since:
+        query = query.where(
+            sa.exists().where(
+                meter_key.c.meter_id == telegram.c.meter_id,
+                meter_key.c.set_at >= telegram.c.processed_at,
+            )
+        )
+    if below_version is not None:
+        query = query.where(
+            sa.or_(
+                telegram.c.decoder_version.is_(None),
+                telegram.c.decoder_version < below_version,
+            )
+        )
+    return [StoredTelegram(*row) for row in conn.execute(query)]
+
+
+def list_assignable_devices(conn: sa.Connection, *, customer_id: int) -> set[tuple[str, str]]:
+    """Devices with unassigned telegrams that a meter of the register now matches."""
+    query = (
+        sa.select(telegram.c.manufacturer, telegram.c.device_id)
+        .join(
+            meter,
+            sa.and_(
+                meter.c.customer_id == telegram.c.customer_id,
+                meter.c.identity == telegram.c.device_id,
+                sa.func.upper(meter.c.manufacturer) == telegram.c.manufacturer,
+            ),
+        )
+        .where(telegram.c.customer_id == customer_id, telegram.c.state == UNASSIGNED)
+        .distinct()
+    )
+    return {(row.manufacturer, row.device_id) for row in conn.execute(query)}
+
+
+def list_customers_with_telegrams(conn: sa.Connection, *, states: Sequence[str]) -> list[int]:
+    return list(
+        conn.execute(
+            sa.select(telegram.c.customer_id)
+            .where(telegram.c.state.in_(states))
+            .distinct()
+            .order_by(telegram.c.customer_id)
+        ).scalars()
+    )
+
+
+def latest_full_frames(
+    conn: sa.Connection, *, customer_id: int, manufacturer: str, device_id: str, limit: int = 5
+) -> list[bytes]:
+    """The device's latest decoded frames, from which a compact frame's layout can be learnt."""
+    return list(
+        conn.execute(
+            sa.select(telegram.c.frame)
+            .where(
+                telegram.c.customer_id == customer_id,
+                telegram.c.manufacturer == manufacturer,
+                telegram.c.device_id == device_id,
+                telegram.c.state == DECODED,
+            )
+            .order_by(telegram.c.received_at.desc())
+            .limit(limit)
+        ).scalars()
+    )
