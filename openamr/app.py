@@ -16,6 +16,7 @@ from openamr.collect import api as collect_api
 from openamr.collect.readings import UnableToReadReadings
 from openamr.db import create_engine
 from openamr.present import api as present_api
+from openamr.present import radio_api
 from openamr.present.series import UnableToReadValues
 from openamr.settings import Settings
 from openamr.store import queries
@@ -41,6 +42,7 @@ def create_app(
     app.state.demo_cases = list(demo_cases)
     app.include_router(collect_api.router)
     app.include_router(present_api.router)
+    app.include_router(radio_api.router)
     app.add_api_route("/", landing_page, methods=["GET"], include_in_schema=False)
 
     # Domain exceptions become HTTP answers here, and only here.

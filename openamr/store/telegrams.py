@@ -632,3 +632,139 @@ def latest_full_frames(
             .limit(limit)
         ).scalars()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayHealth:
+    id: int
+    customer_id: int
+    identity: str
+    property_id: int | None
+    last_seen_at: datetime | None
+    telegrams_last_hour: int
+    telegrams_last_day: int
+    duplicates_last_day: int
+    devices_heard_last_day: int
+
+
+def list_gateways(
+    conn: sa.Connection, *, access: AccessContext, now: datetime
+) -> list[GatewayHealth]:
+    """Each gateway the caller may see: when it was last heard, its traffic, what it hears."""
+    hour = from_epoch(to_epoch(now) - to_epoch(now) % HOUR)
+    day_ago = from_epoch(to_epoch(hour) - 23 * HOUR)
+    recent = from_epoch(to_epoch(now) - 24 * HOUR)
+    traffic = (
+        sa.select(
+            gateway_traffic.c.gateway_id,
+            sa.func.sum(
+                sa.case((gateway_traffic.c.hour_at >= hour, gateway_traffic.c.telegrams), else_=0)
+            ).label("last_hour"),
+            sa.func.sum(gateway_traffic.c.telegrams).label("last_day"),
+            sa.func.sum(gateway_traffic.c.duplicates).label("duplicates"),
+        )
+        .where(gateway_traffic.c.hour_at >= day_ago)
+        .group_by(gateway_traffic.c.gateway_id)
+        .subquery()
+    )
+    heard = (
+        sa.select(radio_link.c.gateway_id, sa.func.count().label("devices"))
+        .where(radio_link.c.last_heard_at >= recent)
+        .group_by(radio_link.c.gateway_id)
+        .subquery()
+    )
+    query = (
+        sa.select(
+            gateway.c.id,
+            gateway.c.customer_id,
+            gateway.c.identity,
+            gateway.c.property_id,
+            gateway.c.last_seen_at,
+            sa.func.coalesce(traffic.c.last_hour, 0),
+            sa.func.coalesce(traffic.c.last_day, 0),
+            sa.func.coalesce(traffic.c.duplicates, 0),
+            sa.func.coalesce(heard.c.devices, 0),
+        )
+        .select_from(
+            gateway.outerjoin(traffic, traffic.c.gateway_id == gateway.c.id).outerjoin(
+                heard, heard.c.gateway_id == gateway.c.id
+            )
+        )
+        .order_by(gateway.c.identity)
+    )
+    if access.customer_ids is not None:
+        query = query.where(gateway.c.customer_id.in_(access.customer_ids))
+    return [GatewayHealth(*row) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class HeardDevice:
+    customer_id: int
+    manufacturer: str
+    device_id: str
+    meter_id: int | None
+    medium: str | None
+    last_seen_at: datetime
+    rssi: int | None
+    status: int | None
+    flags: tuple[str, ...]
+    clock_drift_s: int | None
+    telegrams: int
+    gateways: int
+
+
+def list_heard_devices(
+    conn: sa.Connection, *, access: AccessContext, unassigned_only: bool = False
+) -> list[HeardDevice]:
+    """Devices heard through the caller's gateways: the register's meters and unassigned ones."""
+    links = (
+        sa.select(
+            radio_link.c.customer_id,
+            radio_link.c.manufacturer,
+            radio_link.c.device_id,
+            sa.func.count().label("gateways"),
+        )
+        .group_by(radio_link.c.customer_id, radio_link.c.manufacturer, radio_link.c.device_id)
+        .subquery()
+    )
+    query = (
+        sa.select(
+            heard_device.c.customer_id,
+            heard_device.c.manufacturer,
+            heard_device.c.device_id,
+            heard_device.c.meter_id,
+            heard_device.c.medium,
+            heard_device.c.last_seen_at,
+            heard_device.c.rssi,
+            heard_device.c.status,
+            heard_device.c.flags,
+            heard_device.c.clock_drift_s,
+            heard_device.c.telegrams,
+            sa.func.coalesce(links.c.gateways, 0),
+        )
+        .select_from(
+            heard_device.outerjoin(
+                links,
+                sa.and_(
+                    links.c.customer_id == heard_device.c.customer_id,
+                    links.c.manufacturer == heard_device.c.manufacturer,
+                    links.c.device_id == heard_device.c.device_id,
+                ),
+            )
+        )
+        .order_by(heard_device.c.manufacturer, heard_device.c.device_id)
+    )
+    if unassigned_only:
+        query = query.where(heard_device.c.meter_id.is_(None))
+    if access.customer_ids is not None:
+        query = query.where(heard_device.c.customer_id.in_(access.customer_ids))
+    return [
+        HeardDevice(
+            *row[:8],
+            flags=tuple(flag for flag in (row.flags or "").split(",") if flag),
+            clock_drift_s=row.clock_drift_s,
+            telegrams=row.telegrams,
+            gateways=row[11],
+        )
+        for row in conn.execute(query)
+    ]
