@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openamr.settings import InvalidSettings, Settings, normalise_database_url
 from openamr.timeutil import UnusableTimestamp, parse_instant
@@ -75,3 +77,23 @@ def test_settings_from_the_environment() -> None:
         Settings.from_env({"OPENAMR_INGEST_BATCH_SIZE": "-1"})
     with pytest.raises(InvalidSettings, match="OPENAMR_TIME_ZONE"):
         Settings.from_env({"OPENAMR_TIME_ZONE": "Mars/Olympus"})
+
+
+@given(
+    st.sampled_from(["Wh", "kWh", "MWh", "m3", "L", "units", "°C", "%RH", "GJ", "MJ"]),
+    st.from_regex(r"\A\s?[0-9]{0,12}(\.[0-9]{0,9})?\s?\Z")
+    | st.decimals(allow_nan=False, allow_infinity=False, places=4).map(str),
+)
+def test_plain_decimal_text_converts_exactly_as_decimal_arithmetic_does(
+    symbol: str, text: str
+) -> None:
+    unit = parse_unit(symbol)
+    try:
+        expected: int | type[Exception] = unit.to_storage(Decimal(text.strip()))
+    except (InvalidOperation, UnusableValue):
+        expected = UnusableValue
+    try:
+        got: int | type[Exception] = unit.to_storage(text)
+    except UnusableValue:
+        got = UnusableValue
+    assert got == expected
