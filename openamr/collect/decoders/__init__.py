@@ -1,22 +1,42 @@
 """Manufacturer families: what a meter family says beyond the EN 13757-3 records.
 
 One module per family, one line per family in :data:`FAMILIES`. A family can
-do two things, and implements the ones it needs:
+do four things, and implements the ones it needs (the last two are optional
+protocols of their own, :class:`NamesStatusBits` and :class:`KnowsCompactLayouts`,
+so a family that has neither still is a :class:`Family`):
 
 - ``decode_payload``: take over a payload the standard layer cannot read
-  (manufacturer-specific CI fields such as A0-A2, or a manufacturer data
-  block after DIF 0F/1F), returning records and flags;
+  (manufacturer-specific CI fields such as A0-A2, or an application layer
+  that is proprietary behind a standard CI), returning records and flags;
 - ``interpret``: read the manufacturer-specific records the standard layer
-  kept raw (Kamstrup's info codes, say) and turn them into records and flags.
+  kept raw (Kamstrup's info codes, say) and turn them into records and flags;
+- ``status_bits``: name the manufacturer-specific bits 5-7 of the TPL status
+  byte (Lansen's bit 6: the enclosure was opened);
+- ``compact_layouts``: give the record layouts (DIF..VIFE bytes) of compact
+  frames whose full frame a meter never or seldom sends.
 
-The protocol layers call :func:`family_for` once per telegram.
+The families derive from :class:`openamr.collect.decoders._common.ManufacturerFamily`,
+which supplies the defaults (decline, no change, no names, no layouts).
+
+The protocol layers call :func:`family_for` once per telegram;
+:func:`status_bit_names` and :func:`known_compact_layouts` answer for the
+family of a telegram and for all families.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
+from openamr.collect.decoders.abb import Abb
+from openamr.collect.decoders.apator import Apator
+from openamr.collect.decoders.diehl import DiehlPrios
+from openamr.collect.decoders.engelmann import Engelmann
+from openamr.collect.decoders.kamstrup import Kamstrup
+from openamr.collect.decoders.lansen import Lansen
+from openamr.collect.decoders.qundis import Qundis
+from openamr.collect.decoders.schneider import Schneider
+from openamr.collect.decoders.techem import Techem
 from openamr.collect.mbus.model import Device, Record
 
 
@@ -46,9 +66,62 @@ class Family(Protocol):
         ...
 
 
-FAMILIES: list[Family] = []
+@runtime_checkable
+class NamesStatusBits(Protocol):
+    """A family that knows what the manufacturer-specific TPL status bits mean (optional)."""
+
+    def status_bits(self, device: Device) -> Mapping[int, str]:
+        """Flag names for bits 5-7 (20h, 40h, 80h) of the TPL status byte; empty if unknown."""
+        ...
+
+
+@runtime_checkable
+class KnowsCompactLayouts(Protocol):
+    """A family that knows compact-frame layouts no full frame announces (optional)."""
+
+    def compact_layouts(self) -> tuple[tuple[str, bytes], ...]:
+        """(manufacturer, DIF..VIFE bytes) of compact frames; may be empty."""
+        ...
+
+
+FAMILIES: list[Family] = [
+    Kamstrup(),
+    Techem(),
+    DiehlPrios(),
+    Apator(),
+    Qundis(),
+    Engelmann(),
+    Abb(),
+    Schneider(),
+    Lansen(),
+]
 
 
 def family_for(device: Device, ci: int) -> Family | None:
     """The first registered family that claims this telegram, if any."""
     return next((family for family in FAMILIES if family.claims(device, ci)), None)
+
+
+def status_bit_names(device: Device, ci: int) -> Mapping[int, str]:
+    """Names the telegram's family gives the manufacturer-specific status bits (maybe none).
+
+    A bit without a name stays the protocol layer's ``manufacturer_status_xx``.
+    """
+    family: object = family_for(device, ci)  # a Family that may also name status bits
+    if isinstance(family, NamesStatusBits):
+        return family.status_bits(device)
+    return {}
+
+
+def known_compact_layouts() -> tuple[tuple[str, bytes], ...]:
+    """Every family's compact-frame layouts, as (manufacturer, DIF..VIFE bytes).
+
+    For the compact-frame layer's table of layouts that need no full frame.
+    """
+    families: list[object] = list(FAMILIES)  # Families that may also know layouts
+    return tuple(
+        layout
+        for family in families
+        if isinstance(family, KnowsCompactLayouts)
+        for layout in family.compact_layouts()
+    )

@@ -1,0 +1,565 @@
+"""The decoder's one entry point: bytes from a gateway in, a :class:`Telegram` out.
+
+A telegram is read layer by layer, outside in::
+
+    link        wired long frame (EN 13757-2) or wireless frame A/B (EN 13757-4)
+    ELL         CI 8C-8F: communication control, access number, AES-CTR (EN 13757-4)
+    AFL         CI 90: message counter and MAC for mode 7 (EN 13757-7)
+    TPL         CI 72/73/78/79/7A/7B: header, security mode 5 or 7 (EN 13757-7)
+    APL         records (EN 13757-3), compact frame, or a manufacturer family's payload
+
+A payload counts as plaintext only when it proves it: the ELL payload CRC
+matches, or the application data starts with 2F2F. A wrong key therefore
+raises :class:`WrongKey`, never yields a reading. Payloads a gateway already
+decrypted (the header still says encrypted) are accepted only with
+``allow_pre_decrypted``.
+
+Every failure is an :class:`UnableToDecodeTelegram`, carrying the sender's
+:class:`Device` once the header naming it has been read; errors inside the
+application layer or a family are wrapped with the layer named. Errors raised
+by the caller's ``keys`` function are the caller's and pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import struct
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from openamr.collect.decoders import Family, family_for, status_bit_names
+from openamr.collect.mbus.afl import AFL_CI, AuthenticationLayer, read_afl
+from openamr.collect.mbus.compact import LayoutCache, parse_compact
+from openamr.collect.mbus.ell import (
+    ELL_CIS,
+    ELL_VARIABLE,
+    ENCRYPTION_AES_CTR,
+    ENCRYPTION_NONE,
+    ExtendedLinkLayer,
+    payload_after_crc,
+    read_ell,
+)
+from openamr.collect.mbus.identity import describe
+from openamr.collect.mbus.link import LinkFrame, read_frame
+from openamr.collect.mbus.model import (
+    BadFrame,
+    Device,
+    KeyNeeded,
+    Record,
+    Telegram,
+    UnableToDecodeTelegram,
+    UnsupportedTelegram,
+    WrongKey,
+)
+from openamr.collect.mbus.records import parse_records
+from openamr.collect.mbus.security import (
+    BLOCK,
+    KEY_SIZE,
+    PLAINTEXT_MARK,
+    aes_cmac,
+    decrypt_ell_ctr,
+    decrypt_mode5,
+    decrypt_mode7,
+    mode7_keys,
+)
+from openamr.collect.mbus.transport import (
+    APPLICATION_CIS,
+    MANUFACTURER_CIS,
+    MODE_AES_CBC_IV,
+    MODE_AES_CBC_IV0,
+    MODE_NONE,
+    Content,
+    HeaderKind,
+    TransportHeader,
+    application_error,
+    read_header,
+    security_mode_name,
+    status_flags,
+)
+
+logger = logging.getLogger(__name__)
+
+KeyLookup = Callable[[Device], bytes | None]
+
+# Wired CI fields of EN 1434-3 that EN 13757-7 later reused or dropped.
+_WIRED_LEGACY_CIS = {
+    0x73: "fixed data structure",
+    0x76: "variable data structure, most significant byte first",
+    0x77: "fixed data structure, most significant byte first",
+}
+_KDF_A = 1
+
+
+def decode(
+    data: bytes,
+    *,
+    keys: KeyLookup | None = None,
+    key: bytes | None = None,
+    layouts: LayoutCache | None = None,
+    allow_pre_decrypted: bool = False,
+) -> Telegram:
+    """Decode one wired or wireless M-Bus telegram.
+
+    ``keys`` is asked for a meter's AES-128 key once the header naming the
+    meter has been read; ``key`` is the shorthand for one known key and wins
+    over ``keys``. ``layouts`` holds the record layouts of full frames: every
+    full frame is learnt into it, and compact frames are read with it.
+    ``allow_pre_decrypted`` accepts a payload whose header says encrypted but
+    which is already plaintext (it starts with 2F2F, or its ELL payload CRC
+    matches as it is).
+
+    Raises an :class:`UnableToDecodeTelegram` subclass: :class:`BadFrame`,
+    :class:`KeyNeeded`, :class:`WrongKey`, :class:`UnknownLayout` or
+    :class:`UnsupportedTelegram`, and the base class for an application error
+    the meter itself reports.
+    """
+    decoder = _Decoder(keys=keys, key=key, layouts=layouts, allow_pre_decrypted=allow_pre_decrypted)
+    try:
+        return decoder.run(bytes(data))
+    except _KeyLookupFailed as failure:
+        raise failure.original from None
+    except UnableToDecodeTelegram:
+        raise
+    except Exception as exc:
+        # A defect in the protocol layers themselves: logged once, and still a
+        # rejected telegram rather than a crash of the collector.
+        logger.warning("decoder defect", exc_info=True)
+        raise UnsupportedTelegram(f"the decoder failed: {type(exc).__name__}: {exc}") from exc
+
+
+def decode_hex(
+    text: str,
+    *,
+    keys: KeyLookup | None = None,
+    key: bytes | None = None,
+    layouts: LayoutCache | None = None,
+    allow_pre_decrypted: bool = False,
+) -> Telegram:
+    """:func:`decode` for a telegram written in hex; spaces, underscores and 0x are ignored."""
+    return decode(
+        parse_hex(text),
+        keys=keys,
+        key=key,
+        layouts=layouts,
+        allow_pre_decrypted=allow_pre_decrypted,
+    )
+
+
+_HEX_NOISE = re.compile(r"(?<![0-9A-Fa-f])0[xX]|[\s_:]")
+
+
+def parse_hex(text: str) -> bytes:
+    """The bytes of hex text as people paste it. Raises BadFrame."""
+    cleaned = _HEX_NOISE.sub("", text)
+    if len(cleaned) % 2:
+        raise BadFrame(f"odd number of hex digits ({len(cleaned)})")
+    try:
+        return bytes.fromhex(cleaned)
+    except ValueError:
+        bad = next((char for char in cleaned if char not in "0123456789abcdefABCDEF"), "?")
+        raise BadFrame(f"not hexadecimal: {bad!r} in the telegram") from None
+
+
+class _KeyLookupFailed(Exception):
+    """Carries an exception of the caller's ``keys`` function past the decoder's wrapping."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+@dataclass
+class _Path:
+    """What the outer layers found, for the layers inside them."""
+
+    link: LinkFrame
+    security: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    ell_access_number: int | None = None
+    afl: AuthenticationLayer | None = None
+    marked_plaintext: bool = False  # the TPL payload proved itself plaintext with 2F2F
+
+
+class _Decoder:
+    def __init__(
+        self,
+        *,
+        keys: KeyLookup | None,
+        key: bytes | None,
+        layouts: LayoutCache | None,
+        allow_pre_decrypted: bool,
+    ) -> None:
+        self._keys = keys
+        self._key = key
+        self._layouts = layouts
+        self._allow_pre_decrypted = allow_pre_decrypted
+        self._looked_up: dict[Device, bytes | None] = {}
+
+    def run(self, data: bytes) -> Telegram:
+        frame = read_frame(data)
+        path = _Path(link=frame, notes=list(frame.notes))
+        if frame.link == "mbus":
+            return self._wired(path)
+        return self._wireless(path)
+
+    # -- layers --------------------------------------------------------------
+
+    def _wired(self, path: _Path) -> Telegram:
+        ci = path.link.ci
+        if ci in _WIRED_LEGACY_CIS:
+            raise UnsupportedTelegram(
+                f"CI {ci:02X} ({_WIRED_LEGACY_CIS[ci]}, EN 1434-3) is not supported"
+            )
+        kind, content = _application_ci(ci, "wired M-Bus")
+        if kind is not HeaderKind.LONG and content is not Content.ERROR:
+            raise UnsupportedTelegram(
+                f"CI {ci:02X} on wired M-Bus has no long header, so nothing names the meter"
+            )
+        return self._transport(path, ci, kind, content, path.link.payload)
+
+    def _wireless(self, path: _Path) -> Telegram:
+        ci, payload = path.link.ci, path.link.payload
+        sender = path.link.sender
+        assert sender is not None  # every wireless frame names its sender
+        with _naming(sender):
+            if ci in ELL_CIS:
+                ci, payload = self._open_ell(path, ci, payload, sender)
+            if ci == AFL_CI:
+                path.afl, after = read_afl(payload)
+                if not after:
+                    raise BadFrame("the telegram ends after its AFL, before a CI field")
+                ci, payload = after[0], after[1:]
+            if ci == ELL_VARIABLE:
+                raise UnsupportedTelegram("an ELL with variable fields (CI 86) is not supported")
+            if ci in ELL_CIS or ci == AFL_CI:
+                raise UnsupportedTelegram(f"a second ELL or AFL (CI {ci:02X}) is not supported")
+            if ci in MANUFACTURER_CIS:
+                return self._manufacturer(path, ci, payload, sender)
+            kind, content = _application_ci(ci, "wireless M-Bus")
+        return self._transport(path, ci, kind, content, payload)
+
+    def _open_ell(self, path: _Path, ci: int, payload: bytes, sender: Device) -> tuple[int, bytes]:
+        ell = read_ell(ci, payload)
+        path.ell_access_number = ell.access_number
+        if ell.receiver is not None:
+            path.notes.append(f"addressed to {describe(ell.receiver)}")
+        body = ell.body
+        if ell.has_payload_crc:
+            body = self._ell_plaintext(path, ell, sender)
+        if not body:
+            raise BadFrame(f"the telegram ends after its ELL (CI {ci:02X}), before a CI field")
+        return body[0], body[1:]
+
+    def _ell_plaintext(self, path: _Path, ell: ExtendedLinkLayer, sender: Device) -> bytes:
+        encryption, body = ell.encryption, ell.body
+        if encryption == ENCRYPTION_NONE:
+            plain = payload_after_crc(body)
+            if plain is None:
+                raise BadFrame("the ELL payload CRC does not match the payload")
+            return plain
+        if encryption != ENCRYPTION_AES_CTR:
+            raise UnsupportedTelegram(f"ELL encryption {encryption} is reserved")
+        key = self._key_for(sender)
+        if key is not None:
+            assert ell.session_number is not None
+            decrypted = decrypt_ell_ctr(
+                key,
+                address=path.link.header[2:10],
+                communication_control=ell.communication_control,
+                session_number=ell.session_number,
+                data=body,
+            )
+            plain = payload_after_crc(decrypted)
+            if plain is not None:
+                path.security.append("ell ctr")
+                return plain
+        already = payload_after_crc(body) if self._allow_pre_decrypted else None
+        if already is not None:
+            path.security.append("pre-decrypted")
+            path.notes.append("ELL payload already decrypted by the gateway (its CRC matches)")
+            return already
+        if key is None:
+            raise KeyNeeded(f"the ELL payload is AES-CTR encrypted; no key for {describe(sender)}")
+        raise WrongKey(
+            f"the ELL payload CRC does not match after decryption: the key for "
+            f"{describe(sender)} is wrong"
+        )
+
+    def _transport(
+        self, path: _Path, ci: int, kind: HeaderKind, content: Content, payload: bytes
+    ) -> Telegram:
+        with _naming(path.link.sender):
+            header, data = read_header(kind, payload)
+        device = header.meter or path.link.sender
+        if device is None:
+            # Only a wired application error can get here: CI 70 names no meter.
+            raise UnableToDecodeTelegram(
+                f"the meter reports an application error: {_first_byte_error(data)}"
+            )
+        with _naming(device):
+            if header.meter is not None and path.link.sender not in (None, header.meter):
+                assert path.link.sender is not None
+                path.notes.append(f"sent through {describe(path.link.sender)}")
+            if content is Content.ERROR:
+                raise UnableToDecodeTelegram(
+                    f"{describe(device)} reports an application error: {_first_byte_error(data)}"
+                )
+            if content is Content.ALARM:
+                raise UnsupportedTelegram(f"alarm telegrams (CI {ci:02X}) are not decoded")
+            if content is Content.FORMAT:
+                raise UnsupportedTelegram(f"format frames (CI {ci:02X}) are not decoded")
+            application = self._open_transport(path, ci, header, data, device)
+            return self._application(path, ci, header, content, application, device)
+
+    def _open_transport(
+        self, path: _Path, ci: int, header: TransportHeader, data: bytes, device: Device
+    ) -> bytes:
+        mode = header.security_mode
+        if mode == MODE_NONE:
+            return data
+        if mode not in (MODE_AES_CBC_IV, MODE_AES_CBC_IV0):
+            raise UnsupportedTelegram(
+                f"security mode {mode} ({security_mode_name(mode)}) is not supported"
+            )
+        blocks = header.encrypted_blocks
+        size = blocks * BLOCK
+        if size == 0:
+            path.notes.append(f"security mode {mode} with no encrypted block")
+            return data
+        if size > len(data):
+            raise BadFrame(
+                f"the configuration field says {blocks} encrypted blocks ({size} bytes), "
+                f"{len(data)} bytes follow the header"
+            )
+        encrypted, plain_tail = data[:size], data[size:]
+        if plain_tail:
+            path.notes.append(f"{blocks} blocks encrypted, {len(plain_tail)} bytes plaintext")
+        key = self._key_for(device)
+        wrong = "the decrypted payload does not start with 2F2F"
+        if key is not None:
+            decrypted: bytes | None
+            if mode == MODE_AES_CBC_IV:
+                decrypted = self._mode5(header, path, key, encrypted)
+            else:
+                decrypted = self._mode7(path, ci, header, data, key, encrypted)
+                if decrypted is None:
+                    wrong = "the AFL MAC does not verify (or the telegram was altered)"
+            if decrypted is not None and decrypted.startswith(PLAINTEXT_MARK):
+                path.security.append(f"mode {mode}")
+                path.marked_plaintext = True
+                return decrypted + plain_tail
+        if self._allow_pre_decrypted and encrypted.startswith(PLAINTEXT_MARK):
+            path.security.append("pre-decrypted")
+            path.marked_plaintext = True
+            path.notes.append("payload already decrypted by the gateway (it starts with 2F2F)")
+            return data
+        if key is None:
+            raise KeyNeeded(
+                f"security mode {mode} encrypted payload; no key for {describe(device)}"
+            )
+        raise WrongKey(f"{wrong}: the key for {describe(device)} is wrong")
+
+    def _mode5(self, header: TransportHeader, path: _Path, key: bytes, data: bytes) -> bytes:
+        address = header.meter_address or path.link.header[2:10]
+        assert header.access_number is not None
+        return decrypt_mode5(key, address=address, access_number=header.access_number, data=data)
+
+    def _mode7(
+        self,
+        path: _Path,
+        ci: int,
+        header: TransportHeader,
+        data: bytes,
+        key: bytes,
+        encrypted: bytes,
+    ) -> bytes | None:
+        """The decrypted blocks, or None if the AFL MAC shows the key is wrong."""
+        afl = path.afl
+        if afl is None or afl.message_counter is None:
+            raise BadFrame("security mode 7 needs the AFL's message counter, and it is missing")
+        if header.key_derivation != _KDF_A:
+            raise UnsupportedTelegram(
+                f"security mode 7 key derivation {header.key_derivation} is not supported"
+            )
+        meter_id = (header.meter_address or path.link.header[2:10])[2:6]
+        encryption_key, mac_key = mode7_keys(
+            key, message_counter=afl.message_counter, meter_id=meter_id
+        )
+        if afl.mac is not None:
+            covered = afl.mac_prefix + bytes([ci]) + header.raw + data
+            if aes_cmac(mac_key, covered)[: len(afl.mac)] != afl.mac:
+                return None
+            path.notes.append("AFL MAC verified")
+        return decrypt_mode7(encryption_key, encrypted)
+
+    def _application(
+        self,
+        path: _Path,
+        ci: int,
+        header: TransportHeader,
+        content: Content,
+        application: bytes,
+        device: Device,
+    ) -> Telegram:
+        family = _family(device, ci)
+        records: tuple[Record, ...] = ()
+        family_flags: tuple[str, ...] = ()
+        signature = None
+        taken = None
+        if family is not None:
+            taken = self._family_payload(path, family, device, ci, header.raw + application)
+        if taken is not None:
+            records, family_flags = taken
+        else:
+            if content is Content.RECORDS:
+                records = self._records(application, device, path)
+            elif content is Content.COMPACT:
+                compact = _without_mark(application, path)
+                signature = int.from_bytes(compact[:2], "little") if len(compact) >= 2 else None
+                records = self._compact(compact, device)
+            if family is not None:
+                with _foreign(f"family {family.name} (interpret)"):
+                    records, family_flags = family.interpret(device, records)
+        status_names: Mapping[int, str] = {}
+        if family is not None and header.status is not None:
+            with _foreign(f"family {family.name} (status bits)"):
+                status_names = status_bit_names(device, ci)
+        return Telegram(
+            device=device,
+            link=path.link.link,
+            ci=ci,
+            access_number=(
+                header.access_number if header.access_number is not None else path.ell_access_number
+            ),
+            status=header.status,
+            security=" + ".join(path.security) or "none",
+            records=tuple(records),
+            flags=_unique(status_flags(header.status, status_names) + tuple(family_flags)),
+            format_signature=signature,
+            family=None if family is None else family.name,
+            notes=tuple(path.notes),
+        )
+
+    def _manufacturer(self, path: _Path, ci: int, payload: bytes, device: Device) -> Telegram:
+        family = _family(device, ci)
+        if family is None:
+            raise UnsupportedTelegram(
+                f"manufacturer-specific CI {ci:02X} from {describe(device)}: no family reads it"
+            )
+        taken = self._family_payload(path, family, device, ci, payload)
+        if taken is None:
+            raise UnsupportedTelegram(
+                f"family {family.name} does not read CI {ci:02X} from {describe(device)}"
+            )
+        records, flags = taken
+        return Telegram(
+            device=device,
+            link=path.link.link,
+            ci=ci,
+            access_number=path.ell_access_number,
+            status=None,
+            security=" + ".join([*path.security, "manufacturer specific"]),
+            records=tuple(records),
+            flags=_unique(tuple(flags)),
+            family=family.name,
+            notes=tuple(path.notes),
+        )
+
+    # -- the layers others own -------------------------------------------------
+
+    def _family_payload(
+        self, path: _Path, family: Family, device: Device, ci: int, payload: bytes
+    ) -> tuple[tuple[Record, ...], tuple[str, ...]] | None:
+        key = self._key_for(device)
+        with _foreign(f"family {family.name}"):
+            return family.decode_payload(device, ci, payload, key=key, header=path.link.header)
+
+    def _records(self, application: bytes, device: Device, path: _Path) -> tuple[Record, ...]:
+        with _foreign("the application layer (EN 13757-3 records)"):
+            records = parse_records(application)
+        if self._layouts is not None:
+            try:
+                self._layouts.learn(device, application)
+            except Exception as exc:  # a layout not learnt must not cost the reading
+                logger.debug("layout of %s not learnt", describe(device), exc_info=True)
+                path.notes.append(f"layout not learnt: {exc}")
+        return records
+
+    def _compact(self, compact: bytes, device: Device) -> tuple[Record, ...]:
+        layouts = self._layouts if self._layouts is not None else LayoutCache()
+        with _foreign("the compact frame layer"):
+            return parse_compact(device, compact, layouts)
+
+    def _key_for(self, device: Device) -> bytes | None:
+        if self._key is not None:
+            return _checked_key(self._key, "the key given")
+        if self._keys is None:
+            return None
+        if device not in self._looked_up:
+            try:
+                found = self._keys(device)
+            except Exception as exc:
+                raise _KeyLookupFailed(exc) from exc
+            self._looked_up[device] = found
+        found = self._looked_up[device]
+        return None if found is None else _checked_key(found, f"the key of {describe(device)}")
+
+
+def _application_ci(ci: int, link: str) -> tuple[HeaderKind, Content]:
+    try:
+        return APPLICATION_CIS[ci]
+    except KeyError:
+        raise UnsupportedTelegram(f"CI field {ci:02X} is not supported on {link}") from None
+
+
+def _family(device: Device, ci: int) -> Family | None:
+    with _foreign("the family registry"):
+        return family_for(device, ci)
+
+
+def _checked_key(key: bytes, what: str) -> bytes:
+    if len(key) != KEY_SIZE:
+        raise WrongKey(f"{what} is {len(key)} bytes; AES-128 needs {KEY_SIZE}")
+    return bytes(key)
+
+
+def _without_mark(application: bytes, path: _Path) -> bytes:
+    """A decrypted compact frame without the 2F2F that proved the decryption."""
+    if path.marked_plaintext and application.startswith(PLAINTEXT_MARK):
+        return application[len(PLAINTEXT_MARK) :]
+    return application
+
+
+def _first_byte_error(data: bytes) -> str:
+    return application_error(data[0] if data else None)
+
+
+def _unique(flags: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(flags))
+
+
+@contextmanager
+def _naming(device: Device | None) -> Iterator[None]:
+    """Attach the sender to any rejection raised once a header named it."""
+    try:
+        yield
+    except UnableToDecodeTelegram as exc:
+        if exc.device is None:
+            exc.device = device
+        raise
+
+
+@contextmanager
+def _foreign(layer: str) -> Iterator[None]:
+    """Wrap what another layer raises into a rejection that names the layer."""
+    try:
+        yield
+    except (UnableToDecodeTelegram, _KeyLookupFailed):
+        raise
+    except (LookupError, ValueError, ArithmeticError, struct.error) as exc:
+        raise BadFrame(f"{layer} could not read the data: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        logger.warning("%s failed", layer, exc_info=True)
+        raise UnsupportedTelegram(f"{layer} failed: {type(exc).__name__}: {exc}") from exc
