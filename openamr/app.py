@@ -13,7 +13,9 @@ from sqlalchemy.engine import Engine
 from openamr import __version__
 from openamr.access import AccessContext
 from openamr.collect import api as collect_api
+from openamr.collect import keys_api, telegram_api
 from openamr.collect.readings import UnableToReadReadings
+from openamr.collect.telegrams import build_telegram_ingest
 from openamr.db import create_engine
 from openamr.present import api as present_api
 from openamr.present import radio_api
@@ -40,7 +42,12 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine if engine is not None else create_engine(settings)
     app.state.demo_cases = list(demo_cases)
+    app.state.telegram_ingest = build_telegram_ingest(app.state.engine, settings)
+    # A meter's telegrams that waited for its key are decoded as soon as it is set.
+    app.state.on_key_set = app.state.telegram_ingest.reprocess_meter
     app.include_router(collect_api.router)
+    app.include_router(keys_api.router)
+    app.include_router(telegram_api.router)
     app.include_router(present_api.router)
     app.include_router(radio_api.router)
     app.add_api_route("/", landing_page, methods=["GET"], include_in_schema=False)
@@ -48,6 +55,7 @@ def create_app(
     # Domain exceptions become HTTP answers here, and only here.
     app.add_exception_handler(UnableToReadValues, _answer(422))
     app.add_exception_handler(UnableToReadReadings, _answer(400))
+    app.add_exception_handler(telegram_api.UnableToReadTelegrams, _answer(400))
     app.add_exception_handler(collect_api.UnsupportedMediaType, _answer(415))
     return app
 

@@ -7,6 +7,7 @@ import gc
 import getpass
 import io
 import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
@@ -19,6 +20,7 @@ from openamr.collect.portfolio import UnableToReadFile, import_portfolio, read_p
 from openamr.collect.readings import (
     IngestReport,
     ReadingIngest,
+    ReadingInput,
     UnableToReadReadings,
     read_readings_csv,
 )
@@ -84,7 +86,13 @@ def import_() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_context
 def import_portfolio_command(ctx: Context, file: Path) -> None:
-    """Load meter installations: customer,property,entrance,apartment,medium,meter,..."""
+    """Load meter installations: customer,property,entrance,apartment,medium,meter,...
+
+    Optional columns: manufacturer (M-Bus code such as KAM) and key (the meter's
+    AES-128 key in 32 hex digits, sealed under the master key).
+    """
+    from openamr.guard.keyring import Keyring
+
     _require_schema(ctx)
     with file.open(encoding="utf-8-sig", newline="") as stream:
         try:
@@ -95,12 +103,15 @@ def import_portfolio_command(ctx: Context, file: Path) -> None:
                 source=f"file:{file.name}",
                 time_zone=ctx.settings.default_time_zone,
                 now=utc_now(),
+                keyring=Keyring.from_settings(ctx.settings),
             )
         except UnableToReadFile as exc:
             raise click.ClickException(f"{file}: {exc}") from None
     created = ", ".join(f"{count} {what}" for what, count in sorted(report.created.items()))
-    click.echo(f"{report.rows} rows read; created: {created or 'nothing new'}")
+    keys = f"; {report.keys_set} meter keys set" if report.keys_set else ""
+    click.echo(f"{report.rows} rows read; created: {created or 'nothing new'}{keys}")
     _print_errors(file, report.errors)
+    _reprocess_telegrams(ctx)
     if report.errors:
         sys.exit(1)
 
@@ -125,15 +136,15 @@ def import_readings_command(ctx: Context, file: Path) -> None:
     ):
         counting = _CountingReader(raw)
         text = io.TextIOWrapper(io.BufferedReader(counting), encoding="utf-8-sig", newline="")
-        batch = []
-        try:
-            for item in read_readings_csv(text):
-                batch.append(item)
-                if len(batch) >= ctx.settings.ingest_batch_size:
-                    ingest.add_batch(batch)
-                    batch = []
+
+        def rows() -> Iterator[ReadingInput]:
+            for number, item in enumerate(read_readings_csv(text)):
+                if number % 10_000 == 0:
                     bar.update(counting.consumed - bar.pos)
-            ingest.add_batch(batch)
+                yield item
+
+        try:
+            ingest.add_all(rows(), batch_size=ctx.settings.ingest_batch_size)
         except (UnableToReadReadings, UnicodeDecodeError) as exc:
             raise click.ClickException(f"{file}: {exc}") from None
         bar.update(size - bar.pos)
@@ -245,6 +256,21 @@ def reprocess(ctx: Context) -> None:
         f"{report.received} rejected readings tried: {report.stored} stored, "
         f"{report.duplicates} already there, {report.rejected} still rejected"
     )
+    _reprocess_telegrams(ctx, always=True)
+
+
+def _reprocess_telegrams(ctx: Context, *, always: bool = False) -> None:
+    """Telegrams whose cause is gone (a meter now in the register, a key set) are decoded."""
+    from openamr.collect.telegrams import build_telegram_ingest
+
+    report = build_telegram_ingest(ctx.engine, ctx.settings).reprocess_fixed()
+    tried = report.decoded + report.unassigned + report.failed
+    if tried or always:
+        click.echo(
+            f"{tried} waiting telegrams tried: {report.decoded} decoded "
+            f"({report.readings} readings), {report.unassigned} still unassigned, "
+            f"{report.failed} still failing"
+        )
 
 
 @main.command()
@@ -295,6 +321,213 @@ def demo(ctx: Context, then_serve: bool, host: str, port: int, scale: float, see
     )
     if then_serve:
         _serve(ctx, host=host, port=port, demo_cases=cases)
+
+
+@main.group()
+def gateway() -> None:
+    """Register gateways and see how they do."""
+
+
+@gateway.command(name="add")
+@click.argument("identity")
+@click.option("--customer", required=True, help="The customer the gateway belongs to.")
+@click.option("--property", "designation", default=None, help="The property it stands in.")
+@pass_context
+def gateway_add(ctx: Context, identity: str, customer: str, designation: str | None) -> None:
+    """Register a gateway (or renew its token); prints the token, once."""
+    from openamr.collect.gateways import UnableToRegisterGateway, register_gateway
+
+    _require_schema(ctx)
+    try:
+        _gateway, token = register_gateway(
+            ctx.engine,
+            customer=customer,
+            identity=identity,
+            property_designation=designation,
+            access=ctx.access,
+            now=utc_now(),
+        )
+    except UnableToRegisterGateway as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"gateway {identity} registered for {customer}")
+    click.echo("its token, shown only now (send it as `Authorization: Bearer <token>`):")
+    click.echo(token)
+
+
+@gateway.command(name="list")
+@pass_context
+def gateway_list(ctx: Context) -> None:
+    """Gateways: last seen, telegrams in the last hour and day, devices heard."""
+    from openamr.store.telegrams import list_gateways
+
+    _require_schema(ctx)
+    with ctx.engine.connect() as conn:
+        rows = list_gateways(conn, access=ctx.access, now=utc_now())
+    for row in rows:
+        seen = row.last_seen_at.isoformat() if row.last_seen_at else "never"
+        click.echo(
+            f"{row.identity:<24} last seen {seen:<25} {row.telegrams_last_hour:>6} this hour "
+            f"{row.telegrams_last_day:>8} today ({row.duplicates_last_day} repeated) "
+            f"{row.devices_heard_last_day:>5} devices"
+        )
+    if not rows:
+        click.echo("no gateways; add one with `openamr gateway add`")
+
+
+@main.command()
+@click.option("--unassigned", is_flag=True, help="Only devices the register does not know.")
+@pass_context
+def devices(ctx: Context, unassigned: bool) -> None:
+    """Devices heard by the gateways: latest signal, status, flags and clock drift."""
+    from openamr.store.telegrams import list_heard_devices
+
+    _require_schema(ctx)
+    with ctx.engine.connect() as conn:
+        rows = list_heard_devices(conn, access=ctx.access, unassigned_only=unassigned)
+    for row in rows:
+        meter = f"meter {row.meter_id}" if row.meter_id is not None else "UNASSIGNED"
+        drift = "" if row.clock_drift_s is None else f" clock {row.clock_drift_s:+d} s"
+        flags = f" flags {','.join(row.flags)}" if row.flags else ""
+        rssi = "?" if row.rssi is None else str(row.rssi)
+        click.echo(
+            f"{row.manufacturer} {row.device_id}  {meter:<12} {row.medium or '':<14} "
+            f"last {row.last_seen_at.isoformat()}  {rssi} dBm  "
+            f"{row.telegrams} telegrams via {row.gateways} gateway(s){drift}{flags}"
+        )
+    if not rows:
+        click.echo("no devices heard" + (" that are unassigned" if unassigned else ""))
+
+
+@main.group()
+def collect() -> None:
+    """Collect telegrams from gateways."""
+
+
+@collect.command(name="mqtt")
+@click.option(
+    "--broker",
+    envvar="OPENAMR_MQTT_URL",
+    default="mqtt://127.0.0.1:1883",
+    show_default=True,
+    help="The broker, mqtt://[user:password@]host[:port] (or $OPENAMR_MQTT_URL).",
+)
+@click.option(
+    "--topic",
+    envvar="OPENAMR_MQTT_TOPIC",
+    default="openamr/gateways/+/telegrams",
+    show_default=True,
+    help="Topic filter; its one '+' level is the gateway's identity.",
+)
+@click.option(
+    "--client-id",
+    envvar="OPENAMR_MQTT_CLIENT_ID",
+    default="openamr-collector",
+    show_default=True,
+    help="Fixed, so the broker keeps the session (and unacknowledged messages) across restarts.",
+)
+@pass_context
+def collect_mqtt(ctx: Context, broker: str, topic: str, client_id: str) -> None:
+    """Subscribe to gateways' telegrams; acknowledge each message once it is stored."""
+    import signal
+    import threading
+    from urllib.parse import urlsplit
+
+    from openamr.collect.mqtt import MqttCollector, MqttOptions, UnableToCollect
+    from openamr.collect.telegrams import build_telegram_ingest
+
+    _require_schema(ctx)
+    url = urlsplit(broker)
+    if url.scheme not in ("mqtt", "tcp") or not url.hostname:
+        raise click.UsageError(f"--broker must be mqtt://host[:port], not {broker!r}")
+    options = MqttOptions(
+        host=url.hostname,
+        port=url.port or 1883,
+        topic=topic,
+        client_id=client_id,
+        username=url.username,
+        password=url.password,
+    )
+    try:
+        collector = MqttCollector(
+            build_telegram_ingest(ctx.engine, ctx.settings), options, clock=utc_now
+        )
+    except UnableToCollect as exc:
+        raise click.UsageError(str(exc)) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    click.echo(f"collecting {topic} from {url.hostname}:{options.port}", err=True)
+    collector.run(stop)
+
+
+@main.command(name="decode")
+@click.argument("telegram", nargs=-1, required=True)
+@click.option("--key", "key_hex", default=None, help="The meter's AES-128 key, 32 hex digits.")
+@click.option(
+    "--pre-decrypted",
+    is_flag=True,
+    help="Accept a payload the gateway already decrypted (the header still says encrypted).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def decode_command(
+    telegram: tuple[str, ...], key_hex: str | None, pre_decrypted: bool, as_json: bool
+) -> None:
+    """Decode one M-Bus or wireless M-Bus telegram given in hex (spaces allowed)."""
+    import json
+
+    from openamr.collect.mbus.model import UnableToDecodeTelegram
+    from openamr.collect.mbus.render import telegram_as_json, telegram_as_table
+    from openamr.collect.mbus.telegram import decode_hex, parse_hex
+
+    key = None
+    if key_hex is not None:
+        try:
+            key = parse_hex(key_hex)
+        except UnableToDecodeTelegram as exc:
+            raise click.BadParameter(exc.reason, param_hint="--key") from None
+        if len(key) != 16:
+            raise click.BadParameter(f"{len(key)} bytes; AES-128 needs 16", param_hint="--key")
+    try:
+        decoded = decode_hex(" ".join(telegram), key=key, allow_pre_decrypted=pre_decrypted)
+    except UnableToDecodeTelegram as exc:
+        raise click.ClickException(f"{exc.cause}: {exc.reason}") from None
+    if as_json:
+        click.echo(json.dumps(telegram_as_json(decoded), ensure_ascii=False, indent=2))
+    else:
+        click.echo(telegram_as_table(decoded))
+
+
+@main.group()
+def keys() -> None:
+    """Meter keys, sealed under the master keys from OPENAMR_MASTER_KEYS or its file."""
+
+
+@keys.command(name="rewrap")
+@pass_context
+def keys_rewrap(ctx: Context) -> None:
+    """Re-seal every meter's data key under the current (first) master key.
+
+    Run after adding a new master key first; when it reports nothing left under
+    an older key, that key can be removed from the configuration.
+    """
+    from openamr.guard.keyring import Keyring, NoMasterKey, rewrap_stored_keys
+
+    _require_schema(ctx)
+    keyring = Keyring.from_settings(ctx.settings)
+    try:
+        report = rewrap_stored_keys(ctx.engine, keyring)
+    except NoMasterKey as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"{report.rewrapped} keys re-wrapped under master key {keyring.current_id!r}, "
+        f"{report.already_current} already under it, {report.changed_meanwhile} set anew "
+        f"meanwhile, {len(report.unopened)} could not be opened"
+    )
+    for meter_id, reason in sorted(report.unopened.items()):
+        click.echo(f"meter {meter_id}: {reason}", err=True)
+    if report.unopened:
+        click.echo("keep the older master keys configured until these are resolved", err=True)
+        sys.exit(1)
 
 
 def _serve(ctx: Context, *, host: str, port: int, demo_cases: Any = ()) -> None:

@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "sqlite:///var/openamr.sqlite3"
 DEFAULT_TIME_ZONE = "Europe/Stockholm"
 
 
+MASTER_KEY_BYTES = 32  # AES-256
+MASTER_KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
 class InvalidSettings(ValueError):
     """A setting has a value openamr cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class MasterKey:
+    """A master key for sealing meter keys: its name, stored beside what it seals, and 32 bytes.
+
+    The bytes never appear in a repr, so settings can be printed and logged.
+    """
+
+    id: str
+    key: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +42,8 @@ class Settings:
     default_time_zone: str = DEFAULT_TIME_ZONE
     ingest_batch_size: int = 20_000
     max_errors_reported: int = 1_000
+    # The first is current: new meter keys are sealed under it, the others only open.
+    master_keys: tuple[MasterKey, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -42,6 +63,7 @@ class Settings:
             default_time_zone=time_zone,
             ingest_batch_size=_positive_int(env, "OPENAMR_INGEST_BATCH_SIZE", 20_000),
             max_errors_reported=_positive_int(env, "OPENAMR_MAX_ERRORS_REPORTED", 1_000),
+            master_keys=_master_keys(env),
         )
 
 
@@ -69,3 +91,76 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise InvalidSettings(f"{name}={raw!r} must be a positive whole number")
     return value
+
+
+def parse_master_keys(text: str, *, source: str) -> tuple[MasterKey, ...]:
+    """Master keys from `id:key` entries separated by commas or new lines; `#` starts a comment.
+
+    A key is 32 bytes written as 64 hexadecimal digits or in base64. Raises
+    InvalidSettings naming `source`, the entry's position and its id, never the key.
+    """
+    entries = [
+        entry.strip()
+        for line in text.splitlines()
+        for entry in line.split("#", 1)[0].split(",")
+        if entry.strip()
+    ]
+    keys: list[MasterKey] = []
+    for number, entry in enumerate(entries, start=1):
+        key_id, colon, material = (part.strip() for part in entry.partition(":"))
+        if not colon or not MASTER_KEY_ID.match(key_id):
+            raise InvalidSettings(
+                f"{source}: entry {number} must be id:key, with an id of up to 64 letters, "
+                "digits, '.', '_' or '-'"
+            )
+        key = _key_bytes(material)
+        if key is None:
+            raise InvalidSettings(
+                f"{source}: the key of entry {number} ({key_id!r}) must be {MASTER_KEY_BYTES} "
+                "bytes, as 64 hexadecimal digits or in base64 (`openssl rand -base64 32`)"
+            )
+        if any(known.id == key_id for known in keys):
+            raise InvalidSettings(f"{source}: master key id {key_id!r} is given twice")
+        keys.append(MasterKey(id=key_id, key=key))
+    return tuple(keys)
+
+
+def _master_keys(env: Mapping[str, str]) -> tuple[MasterKey, ...]:
+    """OPENAMR_MASTER_KEYS first, then the entries of OPENAMR_MASTER_KEY_FILE."""
+    keys = parse_master_keys(env.get("OPENAMR_MASTER_KEYS", ""), source="OPENAMR_MASTER_KEYS")
+    path = env.get("OPENAMR_MASTER_KEY_FILE", "").strip()
+    if not path:
+        return keys
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = (
+            (exc.strerror or type(exc).__name__)
+            if isinstance(exc, OSError)
+            else "it is not UTF-8 text"
+        )
+        raise InvalidSettings(
+            f"OPENAMR_MASTER_KEY_FILE={path!r} cannot be read: {reason}"
+        ) from None
+    from_file = parse_master_keys(text, source=f"OPENAMR_MASTER_KEY_FILE {path}")
+    for key in from_file:
+        if any(known.id == key.id for known in keys):
+            raise InvalidSettings(
+                f"master key id {key.id!r} is in both OPENAMR_MASTER_KEYS and "
+                "OPENAMR_MASTER_KEY_FILE"
+            )
+    return keys + from_file
+
+
+def _key_bytes(material: str) -> bytes | None:
+    if re.fullmatch(r"[0-9A-Fa-f]{64}", material):
+        return bytes.fromhex(material)
+    try:
+        # Standard and URL-safe alphabets, padding optional.
+        key = base64.b64decode(
+            material.replace("-", "+").replace("_", "/") + "=" * (-len(material) % 4),
+            validate=True,
+        )
+    except (binascii.Error, ValueError):
+        return None
+    return key if len(key) == MASTER_KEY_BYTES else None

@@ -1,12 +1,19 @@
-"""The installation register as property owners keep it: one CSV row per meter installation."""
+"""The installation register as property owners keep it: one CSV row per meter installation.
+
+Two optional columns describe a wireless M-Bus meter: `manufacturer`, its
+three-letter FLAG code, and `key`, its AES-128 key in 32 hexadecimal digits.
+A key is sealed under the configured master key before it reaches the
+database, and it is never repeated in a reason, a rejected row or a log.
+"""
 
 from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import TextIO
 
 import sqlalchemy as sa
@@ -14,6 +21,15 @@ from sqlalchemy.engine import Engine
 
 from openamr.access import AccessContext
 from openamr.collect.rejections import Rejection, keep_rejections
+from openamr.db import is_sqlite
+from openamr.guard.keyring import (
+    Keyring,
+    KeyringError,
+    UnableToOpenKey,
+    UnableToSealKey,
+    parse_meter_key,
+)
+from openamr.store import keys as key_store
 from openamr.store import portfolio as register
 from openamr.timeutil import UnusableTimestamp, parse_instant
 from openamr.units import MEDIUM_QUANTITIES, Medium, UnknownUnit, parse_unit
@@ -30,9 +46,16 @@ COLUMNS = (
     "installed_at",
     "removed_at",
 )
-OPTIONAL_COLUMNS = ("manufacturer",)
+OPTIONAL_COLUMNS = ("manufacturer", "key")
 
 APARTMENT_NUMBER = re.compile(r"^[0-9]{4}$")
+MANUFACTURER = re.compile(r"^[A-Z]{3}$")  # the M-Bus FLAG code, such as KAM
+# Rows per transaction. Each row is a SAVEPOINT inside it, so that a bad row
+# is undone alone; a transaction per row cost a commit (on PostgreSQL a flush
+# to disk) per row.
+CHUNK_ROWS = 1_000
+# What a rejected row keeps of its key cell: that one was given, not what it was.
+KEY_WITHHELD = "(given; not kept)"
 
 
 class UnableToReadFile(ValueError):
@@ -54,6 +77,7 @@ class Installation:
     installed_at: datetime
     removed_at: datetime | None
     manufacturer: str | None = None
+    key: bytes | None = field(default=None, repr=False)  # the meter's AES-128 key, in clear
 
 
 @dataclass
@@ -62,11 +86,22 @@ class PortfolioReport:
 
     rows: int = 0
     created: dict[str, int] = field(default_factory=dict)
+    keys_set: int = 0  # meter keys stored, new or changed
     errors: list[Rejection] = field(default_factory=list)
 
-    def count(self, what: str, ensured: register.Ensured) -> None:
+
+@dataclass
+class _Row:
+    """What one row did, taken into the report (and the look-up cache) only once it is kept."""
+
+    created: list[str] = field(default_factory=list)
+    found: dict[tuple[object, ...], int] = field(default_factory=dict)
+    key_set: bool = False
+
+    def count(self, what: str, ensured: register.Ensured) -> int:
         if ensured.created:
-            self.created[what] = self.created.get(what, 0) + 1
+            self.created.append(what)
+        return ensured.id
 
 
 def read_portfolio_csv(stream: TextIO) -> Iterator[tuple[int, Mapping[str, str]]]:
@@ -117,8 +152,18 @@ def parse_installation(row: Mapping[str, str]) -> Installation:
     except UnusableTimestamp as exc:
         raise ValueError(str(exc)) from None
     manufacturer = (row.get("manufacturer") or "").upper() or None
-    if manufacturer is not None and not re.fullmatch(r"[A-Z@]{3}", manufacturer):
-        raise ValueError(f"manufacturer {manufacturer!r} is not a three-letter M-Bus code")
+    if manufacturer is not None and not MANUFACTURER.match(manufacturer):
+        # A long value may be a key in the wrong column: say what it is, not what it says.
+        shown = (
+            repr(manufacturer) if len(manufacturer) <= 8 else f"of {len(manufacturer)} characters"
+        )
+        raise ValueError(
+            f"manufacturer {shown} is not a three-letter M-Bus code (A to Z, such as KAM)"
+        )
+    try:
+        key = parse_meter_key(row["key"]) if row.get("key") else None
+    except UnableToSealKey as exc:
+        raise ValueError(str(exc)) from None
     return Installation(
         customer=row["customer"],
         property=row["property"],
@@ -131,6 +176,7 @@ def parse_installation(row: Mapping[str, str]) -> Installation:
         installed_at=installed_at,
         removed_at=removed_at,
         manufacturer=manufacturer,
+        key=key,
     )
 
 
@@ -142,27 +188,70 @@ def import_portfolio(
     source: str,
     time_zone: str,
     now: datetime,
+    keyring: Keyring | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> PortfolioReport:
     """Create or update everything the rows describe; safe to run again.
 
-    Each row is its own transaction step: a bad row is reported with its line and
-    kept as a rejected input, and the good rows around it are imported.
+    Rows are imported `chunk_rows` to a transaction, each row in a SAVEPOINT of
+    its own: a bad row is undone alone, reported with its line and kept as a
+    rejected input, and the good rows around it are imported. A row with a key
+    is sealed with `keyring`; without a master key such a row is rejected.
+    An empty key cell leaves the meter's stored key as it is.
     """
     report = PortfolioReport()
-    for line, row in rows:
-        report.rows += 1
-        try:
-            item = parse_installation(row)
-            with engine.begin() as conn:
-                _import_one(conn, item, access=access, time_zone=time_zone, now=now, report=report)
-        except (ValueError, register.UnableToRegister) as exc:
-            report.errors.append(Rejection(line=line, reason=str(exc), payload=row))
+    # Ids the import has found or made, so that the rows of one entrance do not
+    # look up their customer, property and entrance again. Only rows that were
+    # kept add to it: a row undone to its SAVEPOINT takes its new rows with it.
+    known: dict[tuple[object, ...], int] = {}
+    numbered = iter(rows)
+    while chunk := list(islice(numbered, chunk_rows)):
+        with engine.begin() as conn:
+            if is_sqlite(conn):
+                # pysqlite opens a transaction only at the first INSERT or UPDATE;
+                # a SAVEPOINT before that opens one of its own, which its RELEASE
+                # commits, one per row. BEGIN makes the chunk one transaction.
+                conn.exec_driver_sql("BEGIN")
+            for line, row in chunk:
+                report.rows += 1
+                try:
+                    item = parse_installation(row)
+                    if item.key is not None and (keyring is None or not keyring.can_seal):
+                        raise ValueError(
+                            "the row has a key, and no master key is configured to seal it "
+                            "(OPENAMR_MASTER_KEYS or OPENAMR_MASTER_KEY_FILE); the row was "
+                            "not imported"
+                        )
+                    with conn.begin_nested():
+                        done = _import_one(
+                            conn,
+                            item,
+                            access=access,
+                            time_zone=time_zone,
+                            now=now,
+                            known=known,
+                            keyring=keyring,
+                        )
+                except (ValueError, register.UnableToRegister, KeyringError) as exc:
+                    report.errors.append(
+                        Rejection(line=line, reason=str(exc), payload=_without_key(row))
+                    )
+                    continue
+                known.update(done.found)
+                for what in done.created:
+                    report.created[what] = report.created.get(what, 0) + 1
+                report.keys_set += done.key_set
     if report.errors:
         with engine.begin() as conn:
             keep_rejections(
                 conn, report.errors, kind="installation", source=source, received_at=now
             )
     return report
+
+
+def _without_key(row: Mapping[str, str]) -> dict[str, str]:
+    """The row as a rejected input keeps it: a key cell only says that there was one."""
+    return {name: KEY_WITHHELD if name == "key" and value else value for name, value in row.items()}
 
 
 def _import_one(
@@ -172,51 +261,115 @@ def _import_one(
     access: AccessContext,
     time_zone: str,
     now: datetime,
-    report: PortfolioReport,
-) -> None:
-    customer = register.ensure_customer(conn, name=item.customer, now=now)
-    if not access.may_see(customer.id):
+    known: Mapping[tuple[object, ...], int],
+    keyring: Keyring | None,
+) -> _Row:
+    done = _Row()
+
+    def ensure(
+        what: str, cache_key: tuple[object, ...], make: Callable[[], register.Ensured]
+    ) -> int:
+        found = known.get(cache_key)
+        if found is None:
+            found = done.count(what, make())
+            done.found[cache_key] = found
+        return found
+
+    customer_id = ensure(
+        "customers",
+        ("customer", item.customer),
+        lambda: register.ensure_customer(conn, name=item.customer, now=now),
+    )
+    if not access.may_see(customer_id):
         raise register.UnableToRegister(f"not allowed to change customer {item.customer!r}")
-    report.count("customers", customer)
-    prop = register.ensure_property(
-        conn, customer_id=customer.id, designation=item.property, time_zone=time_zone
+    property_id = ensure(
+        "properties",
+        ("property", customer_id, item.property),
+        lambda: register.ensure_property(
+            conn, customer_id=customer_id, designation=item.property, time_zone=time_zone
+        ),
     )
-    report.count("properties", prop)
-    entrance = register.ensure_entrance(
-        conn, customer_id=customer.id, property_id=prop.id, address=item.entrance
+    entrance_id = ensure(
+        "entrances",
+        ("entrance", property_id, item.entrance),
+        lambda: register.ensure_entrance(
+            conn, customer_id=customer_id, property_id=property_id, address=item.entrance
+        ),
     )
-    report.count("entrances", entrance)
     apartment_id = None
     if item.apartment is not None:
-        apartment = register.ensure_apartment(
-            conn, customer_id=customer.id, entrance_id=entrance.id, number=item.apartment
+        number = item.apartment
+        apartment_id = ensure(
+            "apartments",
+            ("apartment", entrance_id, number),
+            lambda: register.ensure_apartment(
+                conn, customer_id=customer_id, entrance_id=entrance_id, number=number
+            ),
         )
-        report.count("apartments", apartment)
-        apartment_id = apartment.id
-    point = register.ensure_metering_point(
-        conn,
-        customer_id=customer.id,
-        property_id=prop.id,
-        apartment_id=apartment_id,
-        medium=item.medium.value,
+    point_id = done.count(
+        "metering_points",
+        register.ensure_metering_point(
+            conn,
+            customer_id=customer_id,
+            property_id=property_id,
+            apartment_id=apartment_id,
+            medium=item.medium.value,
+        ),
     )
-    report.count("metering_points", point)
-    meter = register.upsert_meter(
-        conn,
-        customer_id=customer.id,
-        identity=item.meter,
-        medium=item.medium.value,
-        register_unit=item.register_unit,
-        register_digits=item.register_digits,
-        manufacturer=item.manufacturer,
+    meter_id = done.count(
+        "meters",
+        register.upsert_meter(
+            conn,
+            customer_id=customer_id,
+            identity=item.meter,
+            medium=item.medium.value,
+            register_unit=item.register_unit,
+            register_digits=item.register_digits,
+            manufacturer=item.manufacturer,
+        ),
     )
-    report.count("meters", meter)
-    installation = register.record_installation(
-        conn,
-        customer_id=customer.id,
-        meter_id=meter.id,
-        metering_point_id=point.id,
-        installed_at=item.installed_at,
-        removed_at=item.removed_at,
+    done.count(
+        "installations",
+        register.record_installation(
+            conn,
+            customer_id=customer_id,
+            meter_id=meter_id,
+            metering_point_id=point_id,
+            installed_at=item.installed_at,
+            removed_at=item.removed_at,
+        ),
     )
-    report.count("installations", installation)
+    if item.key is not None and keyring is not None:
+        done.key_set = _set_key(
+            conn, keyring, item.key, meter_id=meter_id, customer_id=customer_id, now=now
+        )
+    return done
+
+
+def _set_key(
+    conn: sa.Connection,
+    keyring: Keyring,
+    key: bytes,
+    *,
+    meter_id: int,
+    customer_id: int,
+    now: datetime,
+) -> bool:
+    """Seal and store a meter's key unless it has it already; True if stored.
+
+    Loading the same file again leaves `set_at` alone, so it does not look like
+    a new key to what re-processes telegrams that waited for one.
+    """
+    access = AccessContext(actor="import", customer_ids=frozenset({customer_id}))
+    stored = key_store.list_sealed_keys(conn, [meter_id], access=access).get(meter_id)
+    if stored is not None:
+        try:
+            if keyring.unseal(stored, meter_id=meter_id, customer_id=customer_id) == key:
+                return False
+        except UnableToOpenKey:
+            pass  # sealed under a master key no longer configured: replace it
+    sealed = keyring.seal(key, meter_id=meter_id, customer_id=customer_id)
+    key_store.put_meter_key(
+        conn, meter_id=meter_id, customer_id=customer_id, sealed=sealed, now=now
+    )
+    return True

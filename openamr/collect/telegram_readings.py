@@ -5,7 +5,8 @@ quantity (energy for electricity, heat and cooling meters, volume for water,
 units for heat cost allocators, temperature or humidity for room sensors) in
 storage 0, tariff 0, subunit 0, as an instantaneous value. Records of the same
 quantity in a later storage that carry their own time point (due-date values,
-month-end values) are historic readings at that time point.
+month-end values) are historic readings at that time point; the elements of
+a compact profile (a meter's monthly log) are not.
 
 The meter's clock: a telegram's date-time record (storage 0) is the meter's own
 clock, naive. Many Swedish meters keep standard time all year, others follow
@@ -25,6 +26,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from openamr.collect.mbus.model import Function, Record, Telegram
+from openamr.collect.mbus.profile import is_profile_element
 from openamr.collect.readings import ReadingInput
 from openamr.units import Quantity
 
@@ -118,7 +120,9 @@ def register_readings(
             current_taken = True
             at = now_at
         else:
-            if record.at is None:
+            if record.at is None or is_profile_element(record):
+                # A profile's elements are a meter's monthly log, not register
+                # readings: allocators log zeros for months before a reset.
                 continue
             at = _historic_instant(record.at, zone, clock)
             if at > received_at:

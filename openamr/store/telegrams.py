@@ -22,6 +22,7 @@ from openamr.access import AccessContext
 from openamr.db import from_epoch, is_sqlite, to_epoch
 from openamr.store.driver import CHUNK
 from openamr.store.schema import (
+    customer,
     gateway,
     gateway_traffic,
     heard_device,
@@ -768,3 +769,19 @@ def list_heard_devices(
         )
         for row in conn.execute(query)
     ]
+
+
+def find_customer_id(conn: sa.Connection, name: str, *, access: AccessContext) -> int | None:
+    found: int | None = conn.execute(
+        sa.select(customer.c.id).where(customer.c.name == name)
+    ).scalar()
+    return found if found is not None and access.may_see(found) else None
+
+
+def find_property_id(conn: sa.Connection, customer_id: int, designation: str) -> int | None:
+    found: int | None = conn.execute(
+        sa.select(property_.c.id).where(
+            property_.c.customer_id == customer_id, property_.c.designation == designation
+        )
+    ).scalar()
+    return found

@@ -135,3 +135,20 @@ def test_heat_cost_allocator_units_and_energy_meters_pick_their_own_quantity() -
     )
     assert [(r.value, r.unit) for r in energy] == [("123.456", "kWh")]
     assert [(r.value, r.unit) for r in units] == [("321", "units")]
+
+
+def test_the_elements_of_a_compact_profile_are_a_log_not_readings() -> None:
+    received = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+    telegram = _telegram(
+        Record("volume", Decimal("10.5"), "m3"),
+        Record(
+            "volume",
+            Decimal("0"),
+            "m3",
+            storage=9,
+            at=date(2025, 10, 1),
+            description="Volume 10^-3 m3; compact profile with register numbers; element 2 of 14, "
+            "absolute value",
+        ),
+    )
+    assert _readings(telegram, received) == [("2026-01-15T10:00:00+00:00", "10.5", "m3")]

@@ -28,7 +28,9 @@ date), storage 1 the value at the due date with that date as its ``at``.
 Not yet understood: the bytes after these fields (they change month by month
 and look like a consumption history of 4-bit values); the MK Radio 3 byte 0.
 The FHKV data IV (version 94h, CI 7Ah) and MK Radio 4 send standard records
-and need nothing from this family.
+and need nothing from this family: the FHKV data IV's fourteen monthly
+consumption values are an EN 13757-3 compact profile, which the records layer
+reads (:mod:`openamr.collect.mbus.profile`).
 """
 
 from __future__ import annotations

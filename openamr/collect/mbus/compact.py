@@ -10,25 +10,42 @@ follow. Both are little-endian.
 To read one, the layout (the full frame's headers) must have been heard:
 :class:`LayoutCache` keeps the layouts of full frames by meter and signature.
 It answers for a meter from, in turn, that meter's own layouts, the layouts
-of other meters of the same manufacturer, version and device type, and
-:data:`KNOWN_LAYOUTS`. Any wrong guess is caught by the full-frame CRC, which
-covers the headers as well as the data.
+of other meters of the same manufacturer, version and device type,
+:data:`KNOWN_LAYOUTS`, and the layouts the manufacturer families of
+:mod:`openamr.collect.decoders` know for meters that never send their full
+frame. Any wrong guess is caught by the full-frame CRC, which covers the
+headers as well as the data.
+
+A compact frame that was encrypted (security mode 5) is padded to a whole
+number of AES blocks with idle fillers (2Fh): fillers after the last record's
+data are not data, and are left out of the full-frame CRC.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 from openamr.collect.mbus.crc import crc16_en13757
 from openamr.collect.mbus.datatypes import LVAR, REST, lvar_length
-from openamr.collect.mbus.model import BadFrame, Device, Record, UnknownLayout
-from openamr.collect.mbus.records import RecordSpec, split_layout, with_time_points
+from openamr.collect.mbus.model import (
+    BadFrame,
+    Device,
+    Record,
+    UnableToDecodeTelegram,
+    UnknownLayout,
+)
+from openamr.collect.mbus.records import RecordSpec, resolve_records, split_layout
+
+logger = logging.getLogger(__name__)
 
 _Key = TypeVar("_Key", bound=Hashable)
 _IDLE_FILLER = 0x2F
+_FILLER = bytes([_IDLE_FILLER])
 _MAX_KEPT = 65536  # layouts per index before the oldest is forgotten
 
 # Layouts of compact frames from meters whose full frame is seldom heard, as
@@ -100,11 +117,16 @@ class LayoutCache:
             _keep(self._by_model, _model_key(device, layout.signature), layout, self._max)
 
     def find(self, device: Device, signature: int) -> Layout | None:
-        """The layout with ``signature`` for ``device``: its own, its model's, or a known one."""
+        """The layout with ``signature`` for ``device``: its own, its model's, or a known one.
+
+        Known ones are :data:`KNOWN_LAYOUTS`, then those of the manufacturer
+        families (:func:`family_layouts`).
+        """
         return (
             self._by_meter.get(_meter_key(device, signature))
             or self._by_model.get(_model_key(device, signature))
             or KNOWN_LAYOUTS.get((device.manufacturer, signature))
+            or family_layouts().get((device.manufacturer, signature))
         )
 
 
@@ -119,9 +141,11 @@ def parse_compact(device: Device, data: bytes, layouts: LayoutCache) -> tuple[Re
     """The records of a compact frame: ``data`` is what follows CI 79h.
 
     Raises UnknownLayout when no full frame with the frame's format signature
-    has been heard (from this meter, its model, or :data:`KNOWN_LAYOUTS`), and
+    has been heard (from this meter, its model) and no known layout has it, and
     BadFrame when the frame is shorter than its header, its data does not
-    fill the layout exactly, or the full-frame CRC does not match.
+    fill the layout (idle fillers after the data are padding, not data), the
+    full-frame CRC does not match, or a compact profile in it is cut short
+    (see :func:`openamr.collect.mbus.records.resolve_records`).
     """
     if len(data) < 4:
         raise BadFrame(f"compact frame of {len(data)} bytes: the 4-byte header does not fit")
@@ -135,18 +159,43 @@ def parse_compact(device: Device, data: bytes, layouts: LayoutCache) -> tuple[Re
         )
     body = bytes(data[4:])
     chunks = _split_data(layout, body)
-    full = b"".join(spec.header + chunk for spec, chunk in zip(layout.specs, chunks, strict=True))
-    crc = crc16_en13757(full)
-    if crc != expected_crc and layout.leading_fillers:
-        crc = crc16_en13757(bytes([_IDLE_FILLER]) * layout.leading_fillers + full)
+    crc = _full_frame_crc(layout, chunks, expected_crc)
+    if crc != expected_crc and _ends_with_rest(layout) and body.endswith(_FILLER):
+        # Manufacturer data (DIF 0Fh) runs to the end of the frame, so it took
+        # the encryption's padding too; the full frame's did not have it.
+        try:
+            trimmed = _split_data(layout, body.rstrip(_FILLER))
+        except BadFrame:  # the fillers were data of the records before: the CRC error stands
+            trimmed = chunks
+        if _full_frame_crc(layout, trimmed, expected_crc) == expected_crc:
+            chunks, crc = trimmed, expected_crc
     if crc != expected_crc:
         raise BadFrame(
             f"compact frame with format signature {signature:04X}: full-frame CRC "
             f"{expected_crc:04X} does not match {crc:04X} computed over its data"
         )
-    return with_time_points(
-        [spec.record(chunk) for spec, chunk in zip(layout.specs, chunks, strict=True)]
+    return resolve_records(
+        [spec.record(chunk) for spec, chunk in zip(layout.specs, chunks, strict=True)],
+        layout.specs,
     )
+
+
+def _full_frame_crc(layout: Layout, chunks: list[bytes], expected: int) -> int:
+    """The CRC of the full frame that the layout and these data fields make.
+
+    A full frame that started with idle fillers may or may not have had them
+    in its CRC: when the CRC without them is not ``expected``, the one with
+    them is returned.
+    """
+    full = b"".join(spec.header + chunk for spec, chunk in zip(layout.specs, chunks, strict=True))
+    crc = crc16_en13757(full)
+    if crc != expected and layout.leading_fillers:
+        crc = crc16_en13757(_FILLER * layout.leading_fillers + full)
+    return crc
+
+
+def _ends_with_rest(layout: Layout) -> bool:
+    return bool(layout.specs) and layout.specs[-1].length == REST
 
 
 def _split_data(layout: Layout, body: bytes) -> list[bytes]:
@@ -173,7 +222,7 @@ def _split_data(layout: Layout, body: bytes) -> list[bytes]:
             )
         chunks.append(body[pos : pos + length])
         pos += length
-    if body[pos:].strip(bytes([_IDLE_FILLER])):
+    if body[pos:].strip(_FILLER):  # only idle fillers may follow: an encryption's padding
         raise BadFrame(
             f"compact frame has {end - pos} data bytes more than its layout "
             f"(signature {layout.signature:04X})"
@@ -216,3 +265,26 @@ def _known_layouts() -> dict[tuple[str, int], Layout]:
 
 # By manufacturer and format signature.
 KNOWN_LAYOUTS = _known_layouts()
+
+
+@functools.cache
+def family_layouts() -> Mapping[tuple[str, int], Layout]:
+    """The layouts the manufacturer families know, by manufacturer and format signature.
+
+    Read once, on the first compact frame that no other layout answers:
+    :mod:`openamr.collect.decoders` imports this package's layers, so it is
+    imported here only when needed. A family layout that is not a readable
+    DIF..VIFE string is left out with a warning rather than failing every
+    compact frame.
+    """
+    from openamr.collect.decoders import known_compact_layouts  # here, not at the top: see above
+
+    layouts: dict[tuple[str, int], Layout] = {}
+    for manufacturer, dif_vif in known_compact_layouts():
+        try:
+            layout = _layout(dif_vif, with_data=False)
+        except UnableToDecodeTelegram as exc:
+            logger.warning("compact layout %s of %s left out: %s", dif_vif.hex(), manufacturer, exc)
+            continue
+        layouts.setdefault((manufacturer, layout.signature), layout)
+    return layouts

@@ -20,11 +20,17 @@ failing that, the same storage number and subunit 0) gets that time point as
 its ``at``. Where a storage has both a date and a date-time for the same
 day, the date-time wins; where it has two different time points, no record
 of that storage gets one. Storage 0 is "now" and gets none.
+
+Compact profiles (VIFE 1Eh, 1Fh): a record that holds a series of values
+becomes one record per value, each with its own ``at`` (and, with register
+numbers, its own storage number), dated from its storage's time point; see
+:mod:`openamr.collect.mbus.profile`. A record that already has an ``at`` keeps
+it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from operator import itemgetter
@@ -45,6 +51,7 @@ from openamr.collect.mbus.model import (
     RecordValue,
     UnsupportedTelegram,
 )
+from openamr.collect.mbus.profile import ProfileSpec, expand_profile
 from openamr.collect.mbus.vif import (
     COMBINABLE,
     COMBINABLE_FC,
@@ -65,6 +72,7 @@ IDLE_FILLER = 0x2F
 _MANUFACTURER_DATA = 0x0F
 _MORE_RECORDS_FOLLOW = 0x1F
 _GLOBAL_READOUT = 0x7F
+_PROFILE_VIFES = {0x1E: True, 0x1F: False}  # compact profile VIFE -> with register numbers
 
 _FUNCTIONS = (Function.INSTANTANEOUS, Function.MAXIMUM, Function.MINIMUM, Function.DURING_ERROR)
 _TIME_POINT_QUANTITIES = frozenset({"date", "date_time"})
@@ -89,6 +97,7 @@ class RecordSpec:
     length: int  # data bytes, or LVAR, or REST
     convert: Converter  # the data field (with its LVAR byte, if any) to value and note
     time_point: bool  # its value says when its storage was taken
+    profile: ProfileSpec | None = None  # a compact profile: what its elements are
 
     def record(self, data: bytes) -> Record:
         """The record with this header and ``data`` as its data field."""
@@ -114,13 +123,14 @@ def parse_records(data: bytes) -> tuple[Record, ...]:
     Idle fillers (2Fh) are skipped. DIF 0Fh or 1Fh ends the records: the rest
     is one ``manufacturer_data`` record whose value is the remaining bytes
     (1Fh: more records follow in the next telegram). Records of a storage
-    above 0 get the time point of that storage as ``at`` (see the module
-    docstring).
+    above 0 get the time point of that storage as ``at``, and a compact
+    profile becomes a record per element (see the module docstring).
 
     Raises BadFrame when a record runs past the end of the data or has more
-    than ten DIFEs or VIFEs, and UnsupportedTelegram for a reserved special
-    DIF (3Fh-6Fh, 7Fh) or reserved variable-length code; the reason names the
-    offset of the record in ``data``.
+    than ten DIFEs or VIFEs, or a compact profile is cut short, and
+    UnsupportedTelegram for a reserved special DIF (3Fh-6Fh, 7Fh) or reserved
+    variable-length code; the reason names the offset of the record in
+    ``data``.
     """
     if type(data) is not bytes:
         data = bytes(data)
@@ -146,6 +156,10 @@ def parse_records(data: bytes) -> tuple[Record, ...]:
                 spec.header,
             )
         )
+    if plan.profiles:
+        specs = [spec for spec, _, _ in plan.steps]
+        offsets = [start - len(spec.header) for spec, start, _ in plan.steps]
+        return resolve_records(records, specs, offsets=offsets)
     return with_time_points(records) if plan.time_points else tuple(records)
 
 
@@ -165,6 +179,7 @@ class _Plan:
     pick: Callable[[bytes], tuple[bytes, ...]] | None  # those bytes out of a telegram
     time_points: bool
     leading_fillers: int
+    profiles: bool  # some record is a compact profile, to be expanded
 
 
 def _walk(data: bytes) -> _Plan:
@@ -173,6 +188,7 @@ def _walk(data: bytes) -> _Plan:
     slices: list[slice] = []
     fixed = True
     time_points = False
+    profiles = False
     leading_fillers = 0
     end = len(data)
     pos = 0
@@ -204,10 +220,11 @@ def _walk(data: bytes) -> _Plan:
         steps.append((spec, pos, pos + length))
         slices.append(slice(start, pos))
         time_points = time_points or spec.time_point
+        profiles = profiles or spec.profile is not None
         pos += length
     pick = _picker(slices) if fixed and slices else None
     headers = tuple(data[part] for part in slices)
-    return _Plan(tuple(steps), headers, pick, time_points, leading_fillers)
+    return _Plan(tuple(steps), headers, pick, time_points, leading_fillers, profiles)
 
 
 def _picker(slices: list[slice]) -> Callable[[bytes], tuple[bytes, ...]]:
@@ -420,6 +437,9 @@ def _build_spec(header: bytes) -> RecordSpec:
         subunit |= ((byte >> 6) & 0x01) << index
     info, vifes, manufacturer_vifes = _value_information(header, pos)
     quantity, unit, scale, kind = info.quantity, info.unit, info.scale, info.kind
+    # A compact profile's elements are what the record would be without its profile VIFE.
+    element_quantity, element_kind = quantity, kind
+    with_registers: bool | None = None
     descriptions = [info.description]
     extension_next = False
     for position, vife in enumerate(vifes):
@@ -442,12 +462,18 @@ def _build_spec(header: bytes) -> RecordSpec:
             if effect is None:
                 descriptions.append(f"unknown VIFE 0x{code:02X}")
                 continue
+            if code in _PROFILE_VIFES and with_registers is None:
+                with_registers = _PROFILE_VIFES[code]
+                descriptions.append(effect.description)
+                quantity += effect.suffix
+                continue
         descriptions.append(effect.description)
         quantity += effect.suffix
+        element_quantity += effect.suffix
         if effect.scale is not None:
             scale = scale * effect.scale
         if effect.kind is not None:
-            kind = effect.kind
+            kind = element_kind = effect.kind
         if effect.unit_change is UnitChange.NONE:
             unit = None
         elif effect.unit_change is UnitChange.SET:
@@ -460,6 +486,10 @@ def _build_spec(header: bytes) -> RecordSpec:
         descriptions.append(f"manufacturer-specific VIFEs {extra}" if extra else "")
     function = _FUNCTIONS[(dif >> 4) & 0x03]
     data_code = dif & 0x0F
+    profile = None
+    if with_registers is not None:
+        profile = ProfileSpec(element_quantity, unit, element_kind, scale, with_registers)
+        kind = Kind.RAW  # the record's value is the profile's bytes, read by expand_profile
     return RecordSpec(
         header=header,
         quantity=quantity,
@@ -476,6 +506,7 @@ def _build_spec(header: bytes) -> RecordSpec:
             and storage > 0
             and function is Function.INSTANTANEOUS
         ),
+        profile=profile,
     )
 
 
@@ -528,6 +559,36 @@ def _manufacturer_data(dif: int, description: str) -> RecordSpec:
 def with_time_points(records: Iterable[Record]) -> tuple[Record, ...]:
     """The records with ``at`` filled from their storage's time point (see the module docstring)."""
     records = tuple(records)
+    return _filled(records, _storage_time_points(records))
+
+
+def resolve_records(
+    records: Sequence[Record],
+    specs: Sequence[RecordSpec],
+    *,
+    offsets: Sequence[int] | None = None,
+) -> tuple[Record, ...]:
+    """The records with their time points, and each compact profile as one record per element.
+
+    ``specs`` are the records' own specs and ``offsets`` where their headers
+    start in the application data, if known, both in the records' order.
+    Raises BadFrame when a compact profile is cut short, naming its offset (see
+    :func:`openamr.collect.mbus.profile.expand_profile`).
+    """
+    points = _storage_time_points(records)
+    expanded: list[Record] = []
+    for index, (record, spec) in enumerate(zip(records, specs, strict=True)):
+        if spec.profile is None:
+            expanded.append(record)
+            continue
+        base = _point_of(points, record.storage, record.subunit) if record.storage > 0 else None
+        place = f"record at offset {offsets[index]}" if offsets is not None else ""
+        expanded.extend(expand_profile(record, spec.profile, base, place=place))
+    return _filled(expanded, points)
+
+
+def _storage_time_points(records: Sequence[Record]) -> dict[tuple[int, int], date]:
+    """The time point of each (storage, subunit) whose date records agree on one."""
     points: dict[tuple[int, int], date] = {}
     ambiguous: set[tuple[int, int]] = set()
     for record in records:
@@ -548,15 +609,29 @@ def with_time_points(records: Iterable[Record]) -> tuple[Record, ...]:
                 ambiguous.add(key)
     for key in ambiguous:
         points.pop(key, None)
+    return points
+
+
+def _point_of(points: dict[tuple[int, int], date], storage: int, subunit: int) -> date | None:
+    at = points.get((storage, subunit))
+    if at is None and subunit:
+        at = points.get((storage, 0))
+    return at
+
+
+def _filled(records: Sequence[Record], points: dict[tuple[int, int], date]) -> tuple[Record, ...]:
+    """``records`` with ``at`` set from ``points`` where a record has none of its own."""
     if not points:
-        return records
+        return tuple(records)
     filled: list[Record] = []
     for record in records:
         at = None
-        if record.storage > 0 and record.quantity not in _TIME_POINT_QUANTITIES:
-            at = points.get((record.storage, record.subunit))
-            if at is None and record.subunit:
-                at = points.get((record.storage, 0))
+        if (
+            record.at is None
+            and record.storage > 0
+            and record.quantity not in _TIME_POINT_QUANTITIES
+        ):
+            at = _point_of(points, record.storage, record.subunit)
         if at is None:
             filled.append(record)
             continue

@@ -2,12 +2,14 @@
 
 Vectors: wmbusmeters-fhkvdataiii-hca, wmbusmeters-mkradio3-water (and
 wmbusmeters-fhkvdataiv-hca-mode5, wmbusmeters-mkradio4a-water, which are
-standard telegrams this family leaves alone).
+standard telegrams this family leaves alone; the FHKV data IV's monthly
+history is a standard compact profile, checked here against the meter's
+own registers).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,13 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openamr.collect.decoders.techem import Techem
+from openamr.collect.mbus.compact import LayoutCache
 from openamr.collect.mbus.model import (
     Device,
     Record,
     RecordValue,
     UnsupportedTelegram,
 )
-from tests.unit.decoders.vectors import rejection_reason, wireless
+from openamr.collect.mbus.telegram import decode
+from tests.unit.decoders.vectors import frame, rejection_reason, vector, wireless
 
 TECHEM = Techem()
 FHKV = Device("TCH", "11776622", 0x69, 0x80, "reserved device type 0x80")
@@ -134,6 +138,26 @@ def test_standard_techem_telegrams_and_other_models_are_declined() -> None:
         assert TECHEM.decode_payload(device, ci, payload, key=None, header=header) is None
     other = Device("TCH", "1", 0x33, 0x80, "")
     assert TECHEM.decode_payload(other, 0xA0, bytes(20), key=None, header=b"") is None
+
+
+def test_fhkv_data_iv_monthly_history_adds_up_to_its_set_date_register() -> None:
+    vector_id = "wmbusmeters-fhkvdataiv-hca-mode5"
+    telegram = decode(
+        frame(vector_id), key=bytes.fromhex(vector(vector_id)["key"]), layouts=LayoutCache()
+    )
+    assert telegram.family == "techem"
+    months = [(r.at, r.value) for r in telegram.records if r.quantity == "hca_units_change"]
+    # Fourteen month ends after the base date of storage 8 (31 October 2019), oldest first.
+    assert [at for at, _ in months] == [
+        date(2019 + (10 + n) // 12, (10 + n) % 12 + 1, 1) - timedelta(days=1) for n in range(1, 15)
+    ]
+    assert [value for _, value in months] == [Decimal(0)] * 12 + [Decimal(3), Decimal(22)]
+    # The allocator restarts at each 31 December set date: the months of 2020
+    # add up to the 25 units of its register at the set date of 2020.
+    (at_set_date,) = (r for r in telegram.records if r.quantity == "hca_units" and r.storage == 1)
+    assert at_set_date.at == date(2020, 12, 31)
+    in_2020 = [value for at, value in months if at is not None and at.year == 2020]
+    assert at_set_date.value == sum(value for value in in_2020 if isinstance(value, Decimal))
 
 
 def test_a_short_payload_is_unsupported_with_its_length() -> None:

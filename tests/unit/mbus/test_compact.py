@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from openamr.collect import decoders
 from openamr.collect.mbus.compact import (
     KNOWN_LAYOUTS,
     LayoutCache,
+    family_layouts,
     format_signature,
     layout_signature,
     parse_compact,
@@ -23,6 +27,9 @@ from openamr.collect.mbus.model import (
     UnknownLayout,
 )
 from openamr.collect.mbus.records import parse_records
+from openamr.collect.mbus.telegram import decode
+from tests.unit.mbus.vector_matching import frame as vector_frame
+from tests.unit.mbus.vector_matching import vector
 
 PROPERTIES = settings(max_examples=200, deadline=None)
 METER = Device("ABC", "12345678", 0x07, 0x07, "water")
@@ -167,6 +174,94 @@ def test_trailing_idle_fillers_are_allowed() -> None:
     layouts.learn(METER, full_frame(1, 2, 3))
     frame = compact_frame(full_frame(1, 2, 3)) + b"\x2f\x2f"
     assert len(parse_compact(METER, frame, layouts)) == len(HEADERS)
+
+
+def test_fillers_do_not_make_up_for_missing_data() -> None:
+    headers = bytes.fromhex("0413 4413")
+    full = bytes.fromhex("0413 01000000 4413 02000000")
+    layouts = LayoutCache()
+    layouts.learn(METER, full)
+    frame = (
+        format_signature(headers).to_bytes(2, "little")
+        + format_signature(full).to_bytes(2, "little")
+        + bytes.fromhex("01000000 0200")
+    )
+    with pytest.raises(BadFrame, match="shorter than its layout"):
+        parse_compact(METER, frame, layouts)
+    with pytest.raises(BadFrame, match="full-frame CRC"):  # the fillers read as data
+        parse_compact(METER, frame + b"\x2f\x2f", layouts)
+
+
+def test_padding_after_manufacturer_data_is_not_part_of_it() -> None:
+    # Manufacturer data (DIF 0Fh) runs to the end: the encryption's padding is not in the
+    # full frame, whose CRC tells.
+    full = bytes.fromhex("0413 01000000 0F 0102")
+    layouts = LayoutCache()
+    layouts.learn(METER, full)
+    frame = (
+        format_signature(bytes.fromhex("0413 0F")).to_bytes(2, "little")
+        + format_signature(full).to_bytes(2, "little")
+        + bytes.fromhex("01000000 0102")
+        + b"\x2f" * 9
+    )
+    assert parse_compact(METER, frame, layouts) == parse_records(full)
+    assert parse_compact(METER, frame, layouts)[-1].value == bytes.fromhex("0102")
+
+
+def test_manufacturer_data_that_ends_in_2f_keeps_it_when_the_crc_says_so() -> None:
+    full = bytes.fromhex("0413 01000000 0F 012F")
+    layouts = LayoutCache()
+    layouts.learn(METER, full)
+    frame = (
+        format_signature(bytes.fromhex("0413 0F")).to_bytes(2, "little")
+        + format_signature(full).to_bytes(2, "little")
+        + bytes.fromhex("01000000 012F")
+    )
+    assert parse_compact(METER, frame, layouts)[-1].value == bytes.fromhex("012F")
+
+
+ENGELMANN_FAW = "wmbusmeters-engelmann-faw-water-ci73"
+FAW = Device("EFE", "22862420", 0x00, 0x07, "water")
+
+
+def test_the_families_lend_the_layouts_no_full_frame_announces() -> None:
+    assert ("EFE", 0x052D) in family_layouts()
+    assert ("KAM", 0xA8ED) in family_layouts()
+    assert LayoutCache().find(FAW, 0x052D) is family_layouts()[("EFE", 0x052D)]
+    assert LayoutCache().find(Device("XYZ", "1", 0, 7, "water"), 0x052D) is None
+
+
+def test_an_engelmann_faw_compact_frame_reads_without_a_full_frame() -> None:
+    # Mode 5: the compact data is followed by 15 idle fillers up to the AES block boundary.
+    telegram = decode(
+        vector_frame(ENGELMANN_FAW),
+        key=bytes.fromhex(vector(ENGELMANN_FAW)["key"]),
+        layouts=LayoutCache(),
+    )
+    assert telegram.format_signature == 0x052D
+    values = {(r.quantity, r.storage): (r.value, r.at) for r in telegram.records}
+    assert values[("volume", 0)] == (Decimal("253.409"), None)
+    assert values[("volume", 1)] == (Decimal("228.854"), date(2025, 12, 31))
+    assert values[("volume", 16)][0] == Decimal("172.538")
+
+
+@pytest.fixture
+def fresh_family_layouts() -> Iterator[None]:
+    family_layouts.cache_clear()
+    yield
+    family_layouts.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_family_layouts")
+def test_a_family_layout_that_cannot_be_read_is_left_out(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = (("XYZ", bytes.fromhex("3F")), ("XYZ", bytes.fromhex("0413")))
+    monkeypatch.setattr(decoders, "known_compact_layouts", lambda: broken)
+    with caplog.at_level(logging.WARNING):
+        layouts = family_layouts()
+    assert list(layouts) == [("XYZ", format_signature(bytes.fromhex("0413")))]
+    assert "compact layout 3f of XYZ left out" in caplog.text
 
 
 def test_learning_a_bad_full_frame_raises_as_parsing_does() -> None:

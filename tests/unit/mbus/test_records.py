@@ -301,10 +301,13 @@ class TestCombinableVife:
         assert (record.quantity, record.value) == ("operating_time", Decimal(2609351))
         assert "manufacturer-specific VIFEs 21" in record.description
 
-    def test_compact_profile_keeps_its_bytes(self) -> None:
+    def test_compact_profile_without_a_time_point_keeps_its_bytes(self) -> None:
+        # Storage 8 has no date record here, so the elements cannot be dated
+        # (test_profile.py has the profiles that can).
         record = one("8D 04 EE 1F 04 72 FE 03 00")
         assert record.quantity == "hca_units_compact_profile"
         assert record.value == bytes.fromhex("72FE0300")
+        assert "not read: storage 8 has no time point" in record.description
 
     def test_unknown_vife_is_named(self) -> None:
         record = one("02 93 44 05 00")

@@ -1,0 +1,445 @@
+"""Telegrams in: store first, then decode, file under the meter, and hand readings to the core.
+
+The life of a telegram::
+
+    gateway (HTTP batch or MQTT message)
+      -> store_telegrams        durable, deduplicated by digest; only now acknowledged
+      -> decode                 with the meter's key, looked up by manufacturer and id
+      -> register readings      through the core's ReadingIngest, into hourly values
+      -> outcome                decoded / unassigned / failed with cause and reason
+
+Nothing is dropped. A telegram whose meter the register does not know is
+`unassigned`, and its device is listed for operations to attach. One that
+cannot be decoded is `failed` with the decoder's cause (`key_needed`,
+`wrong_key`, `unknown_layout`, `unsupported`, `bad_frame`). Both are tried
+again by :func:`reprocess_fixed` once the cause is gone: the meter is in the
+register, its key is set, a full frame of a compact-frame meter was decoded, or
+the decoder's version went up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+
+from openamr.access import AccessContext
+from openamr.collect.mbus import DECODER_VERSION
+from openamr.collect.mbus.compact import LayoutCache
+from openamr.collect.mbus.model import Device, Telegram, UnableToDecodeTelegram, UnknownLayout
+from openamr.collect.mbus.telegram import decode
+from openamr.collect.readings import ReadingIngest, ReadingInput
+from openamr.collect.telegram_readings import read_clock, register_readings
+from openamr.guard.keyring import Keyring, UnableToOpenKey
+from openamr.settings import Settings
+from openamr.store import keys as key_store
+from openamr.store import telegrams as store
+from openamr.store.readings import find_meters
+from openamr.timeutil import utc_now
+from openamr.units import parse_unit
+
+logger = logging.getLogger(__name__)
+
+# How long a process trusts what it looked up about a device (its meter, its
+# key). A key set through the API reaches a running collector within this time;
+# telegrams that failed meanwhile are picked up by reprocess_fixed.
+LOOKUP_TTL_S = 30.0
+
+
+@dataclass
+class TelegramReport:
+    """What became of a batch of telegrams."""
+
+    received: int = 0
+    duplicates: int = 0
+    decoded: int = 0
+    unassigned: int = 0
+    failed: int = 0
+    readings: int = 0
+    readings_rejected: int = 0
+    causes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: TelegramReport) -> None:
+        self.received += other.received
+        self.duplicates += other.duplicates
+        self.decoded += other.decoded
+        self.unassigned += other.unassigned
+        self.failed += other.failed
+        self.readings += other.readings
+        self.readings_rejected += other.readings_rejected
+        for cause, count in other.causes.items():
+            self.causes[cause] = self.causes.get(cause, 0) + count
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "received": self.received,
+            "duplicates": self.duplicates,
+            "decoded": self.decoded,
+            "unassigned": self.unassigned,
+            "failed": self.failed,
+            "readings": self.readings,
+            "readings_rejected": self.readings_rejected,
+            "causes": dict(sorted(self.causes.items())),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _DeviceFacts:
+    meter: store.MbusMeter | None
+    key: bytes | None
+    register_unit: str | None
+    looked_up: float
+
+
+class TelegramIngest:
+    """Stores, decodes and files telegrams. One per process; it caches layouts and look-ups."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        settings: Settings,
+        keyring: Keyring | None,
+        clock: Callable[[], datetime],
+        layouts: LayoutCache | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.keyring = keyring
+        self.clock = clock
+        self.layouts = layouts if layouts is not None else LayoutCache()
+        self._facts: dict[tuple[int, str, str], _DeviceFacts] = {}
+
+    # -- in ------------------------------------------------------------------
+
+    def receive(
+        self, source: store.Gateway, items: Sequence[store.IncomingTelegram]
+    ) -> TelegramReport:
+        """Store a gateway's batch durably, then process the new telegrams in it."""
+        with self.engine.begin() as conn:
+            stored = store.store_telegrams(conn, source, items)
+        report = self.process(stored.new)
+        report.received = len(items)
+        report.duplicates = stored.duplicates
+        return report
+
+    def process(self, telegrams: Sequence[store.StoredTelegram]) -> TelegramReport:
+        """Decode stored telegrams, store their readings and record each one's outcome."""
+        report = TelegramReport()
+        by_customer: dict[int, list[store.StoredTelegram]] = defaultdict(list)
+        for item in telegrams:
+            by_customer[item.customer_id].append(item)
+        for customer_id, items in by_customer.items():
+            report.add(self._process_customer(customer_id, items))
+        return report
+
+    # -- the work ------------------------------------------------------------
+
+    def _process_customer(
+        self, customer_id: int, items: Sequence[store.StoredTelegram]
+    ) -> TelegramReport:
+        now = self.clock()
+        report = TelegramReport()
+        outcomes: list[store.Outcome] = []
+        hearings: list[store.Hearing] = []
+        readings: list[ReadingInput] = []
+        learnt: set[tuple[str, str]] = set()
+        for item in items:
+            outcome, hearing, found = self._one(customer_id, item, now)
+            outcomes.append(outcome)
+            if hearing is not None:
+                hearings.append(hearing)
+            readings.extend(found)
+            if outcome.state == store.DECODED and outcome.manufacturer and outcome.device_id:
+                learnt.add((outcome.manufacturer, outcome.device_id))
+            report.causes[outcome.cause or outcome.state] = (
+                report.causes.get(outcome.cause or outcome.state, 0) + 1
+            )
+            if outcome.state == store.DECODED:
+                report.decoded += 1
+            elif outcome.state == store.UNASSIGNED:
+                report.unassigned += 1
+            else:
+                report.failed += 1
+        if readings:
+            ingest = ReadingIngest(
+                self.engine,
+                access=AccessContext(actor="telegrams", customer_ids=frozenset({customer_id})),
+                source="telegrams",
+                now=now,
+                max_errors=self.settings.max_errors_reported,
+            )
+            result = ingest.add_all(readings, batch_size=self.settings.ingest_batch_size)
+            report.readings += result.stored + result.revised + result.duplicates
+            report.readings_rejected += result.rejected
+        with self.engine.begin() as conn:
+            store.record_outcomes(conn, outcomes, now=now, decoder_version=DECODER_VERSION)
+            store.record_hearings(conn, hearings)
+        # Compact frames of these devices may have waited for a full frame.
+        if learnt:
+            waiting = self._load(
+                customer_id, causes=("unknown_layout",), devices=learnt, exclude=outcomes
+            )
+            if waiting:
+                report.add(self.process(waiting))
+        return report
+
+    def _one(
+        self, customer_id: int, item: store.StoredTelegram, now: datetime
+    ) -> tuple[store.Outcome, store.Hearing | None, list[ReadingInput]]:
+        asked: list[Device] = []
+
+        def key_for(device: Device) -> bytes | None:
+            asked.append(device)
+            return self._facts_of(customer_id, device, now).key
+
+        try:
+            decoded = self._decode(customer_id, item, key_for, now)
+        except UnableToDecodeTelegram as exc:
+            device = exc.device or (asked[-1] if asked else None)
+            if device is None:
+                return (
+                    store.Outcome(item.id, store.FAILED, cause=exc.cause, reason=exc.reason),
+                    None,
+                    [],
+                )
+            facts = self._facts_of(customer_id, device, now)
+            meter = facts.meter
+            state = store.UNASSIGNED if meter is None else store.FAILED
+            outcome = store.Outcome(
+                item.id,
+                state,
+                manufacturer=device.manufacturer,
+                device_id=device.id,
+                meter_id=None if meter is None else meter.id,
+                cause=exc.cause,
+                reason=exc.reason,
+            )
+            return outcome, self._hearing(item, device, meter, None, None), []
+        device = decoded.device
+        facts = self._facts_of(customer_id, device, now)
+        meter = facts.meter
+        zone_name = meter.time_zone if meter is not None else None
+        zone = ZoneInfo(zone_name or self.settings.default_time_zone)
+        clock = read_clock(decoded, received_at=item.received_at, zone=zone)
+        drift = None if clock is None else clock.drift_s
+        hearing = self._hearing(item, device, meter, decoded, drift)
+        if meter is None:
+            outcome = store.Outcome(
+                item.id,
+                store.UNASSIGNED,
+                manufacturer=device.manufacturer,
+                device_id=device.id,
+                reason=f"no meter {device.manufacturer} {device.id} in the installation register",
+                meter_time=None if clock is None else clock.meter_time,
+                clock_drift_s=drift,
+            )
+            return outcome, hearing, []
+        found: list[ReadingInput] = []
+        if facts.register_unit is not None:
+            quantity = parse_unit(facts.register_unit).quantity
+            found = list(
+                register_readings(
+                    decoded,
+                    identity=meter.identity,
+                    quantity=quantity,
+                    received_at=item.received_at,
+                    zone=zone,
+                    clock=clock,
+                )
+            )
+        outcome = store.Outcome(
+            item.id,
+            store.DECODED,
+            manufacturer=device.manufacturer,
+            device_id=device.id,
+            meter_id=meter.id,
+            reason=None if found else "the telegram holds no register value of the meter",
+            meter_time=None if clock is None else clock.meter_time,
+            clock_drift_s=drift,
+        )
+        return outcome, hearing, found
+
+    def _decode(
+        self,
+        customer_id: int,
+        item: store.StoredTelegram,
+        key_for: Callable[[Device], bytes | None],
+        now: datetime,
+    ) -> Telegram:
+        try:
+            return decode(item.frame, keys=key_for, layouts=self.layouts)
+        except UnknownLayout as exc:
+            # This process has not seen the meter's full frame; the database may have.
+            device = exc.device
+            if device is None or not self._learn_layout(customer_id, device, key_for):
+                raise
+            return decode(item.frame, keys=key_for, layouts=self.layouts)
+
+    def _learn_layout(
+        self, customer_id: int, device: Device, key_for: Callable[[Device], bytes | None]
+    ) -> bool:
+        with self.engine.connect() as conn:
+            frames = store.latest_full_frames(
+                conn,
+                customer_id=customer_id,
+                manufacturer=device.manufacturer,
+                device_id=device.id,
+            )
+        learnt = False
+        for frame in frames:
+            try:
+                decode(frame, keys=key_for, layouts=self.layouts)
+                learnt = True
+            except UnableToDecodeTelegram:
+                continue
+        return learnt
+
+    def _hearing(
+        self,
+        item: store.StoredTelegram,
+        device: Device,
+        meter: store.MbusMeter | None,
+        decoded: Telegram | None,
+        drift: int | None,
+    ) -> store.Hearing:
+        return store.Hearing(
+            customer_id=item.customer_id,
+            gateway_id=item.gateway_id,
+            manufacturer=device.manufacturer,
+            device_id=device.id,
+            received_at=item.received_at,
+            rssi=item.rssi,
+            meter_id=None if meter is None else meter.id,
+            device_type=device.device_type,
+            medium=device.medium,
+            version=device.version,
+            status=None if decoded is None else decoded.status,
+            flags=None if decoded is None else ",".join(decoded.flags)[:200] or None,
+            clock_drift_s=drift,
+        )
+
+    def _facts_of(self, customer_id: int, device: Device, now: datetime) -> _DeviceFacts:
+        key = (customer_id, device.manufacturer, device.id)
+        facts = self._facts.get(key)
+        if facts is not None and time.monotonic() - facts.looked_up < LOOKUP_TTL_S:
+            return facts
+        facts = self._look_up(customer_id, device, now)
+        self._facts[key] = facts
+        return facts
+
+    def _look_up(self, customer_id: int, device: Device, now: datetime) -> _DeviceFacts:
+        access = AccessContext(actor="telegrams", customer_ids=frozenset({customer_id}))
+        with self.engine.connect() as conn:
+            meters = store.find_mbus_meters(
+                conn, customer_id, [(device.manufacturer, device.id)], now=now
+            )
+            meter = meters.get((device.manufacturer, device.id))
+            if meter is None:
+                return _DeviceFacts(None, None, None, time.monotonic())
+            info = find_meters(conn, [meter.identity], access=access).get(meter.identity, [])
+            register_unit = info[0].unit.symbol if info else None
+            sealed = key_store.list_sealed_keys(conn, [meter.id], access=access).get(meter.id)
+        key = None
+        if sealed is not None and self.keyring is not None:
+            try:
+                key = self.keyring.unseal(sealed, meter_id=meter.id, customer_id=customer_id)
+            except UnableToOpenKey as exc:
+                logger.warning("meter %s: its key cannot be opened: %s", meter.id, exc)
+        return _DeviceFacts(meter, key, register_unit, time.monotonic())
+
+    def forget_lookups(self) -> None:
+        """Drop cached meters and keys (after the register or a key changed in this process)."""
+        self._facts.clear()
+
+    # -- again ---------------------------------------------------------------
+
+    def _load(
+        self,
+        customer_id: int,
+        *,
+        causes: Sequence[str] | None = None,
+        states: Sequence[str] = (store.FAILED,),
+        devices: set[tuple[str, str]] | None = None,
+        exclude: Sequence[store.Outcome] = (),
+    ) -> list[store.StoredTelegram]:
+        skip = {outcome.telegram_id for outcome in exclude}
+        with self.engine.connect() as conn:
+            found = store.list_telegrams(
+                conn, customer_id=customer_id, states=states, causes=causes, devices=devices
+            )
+        return [item for item in found if item.id not in skip]
+
+    def reprocess_meter(self, *, meter_id: int, customer_id: int) -> TelegramReport:
+        """Process again the meter's telegrams that waited for its key (after it was set)."""
+        self.forget_lookups()
+        find = partial(
+            store.list_telegrams,
+            customer_id=customer_id,
+            states=(store.FAILED,),
+            causes=("key_needed", "wrong_key"),
+            meter_ids=[meter_id],
+        )
+        return self._sweep(find)
+
+    def reprocess_fixed(
+        self, *, customer_id: int | None = None, page: int = 5_000
+    ) -> TelegramReport:
+        """Process again every stored telegram whose reason for waiting is gone.
+
+        That is: telegrams still `received` (a crash between storing and
+        processing); `unassigned` ones whose device the register now knows;
+        `failed` ones whose meter got a key after they failed, compact frames
+        still waiting for their layout, and any failure recorded by an older
+        decoder version. Safe to run at any time: readings are idempotent.
+        """
+        self.forget_lookups()
+        report = TelegramReport()
+        with self.engine.connect() as conn:
+            customers = (
+                [customer_id]
+                if customer_id is not None
+                else store.list_customers_with_telegrams(
+                    conn, states=(store.RECEIVED, store.UNASSIGNED, store.FAILED)
+                )
+            )
+        for customer in customers:
+            with self.engine.connect() as conn:
+                assignable = store.list_assignable_devices(conn, customer_id=customer)
+            find = partial(store.list_telegrams, customer_id=customer, limit=page)
+            sweeps = [
+                partial(find, states=(store.RECEIVED,)),
+                partial(find, states=(store.FAILED,), keyed_since=True),
+                partial(find, states=(store.FAILED,), causes=("unknown_layout",)),
+                partial(find, states=(store.FAILED,), below_version=DECODER_VERSION),
+            ]
+            if assignable:
+                sweeps.append(partial(find, states=(store.UNASSIGNED,), devices=assignable))
+            for sweep in sweeps:
+                report.add(self._sweep(sweep))
+        return report
+
+    def _sweep(self, find: Callable[..., list[store.StoredTelegram]]) -> TelegramReport:
+        report = TelegramReport()
+        after = 0
+        while True:
+            with self.engine.connect() as conn:
+                batch = find(conn, after_id=after)
+            if not batch:
+                return report
+            after = batch[-1].id
+            report.add(self.process(batch))
+
+
+def build_telegram_ingest(engine: Engine, settings: Settings) -> TelegramIngest:
+    """The process's telegram pipeline, with the keyring of the configured master keys."""
+    return TelegramIngest(
+        engine, settings=settings, keyring=Keyring.from_settings(settings), clock=utc_now
+    )
