@@ -7,6 +7,8 @@ needs it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,3 +114,27 @@ def _configure_postgresql(dbapi_connection: Any, _record: Any) -> None:
 def is_sqlite(engine_or_connection: Engine | sa.Connection) -> bool:
     """True on the embedded database."""
     return engine_or_connection.dialect.name == "sqlite"
+
+
+@contextmanager
+def durable_transaction(engine: Engine) -> Iterator[sa.Connection]:
+    """A transaction whose commit is on disk when it returns, even on SQLite.
+
+    SQLite runs with `synchronous=NORMAL` (see _configure_sqlite): in WAL mode a
+    commit survives a crash of the process but not of the machine. What is
+    acknowledged to a sender that will not send it again (an MQTT message, a
+    gateway's batch) is committed with `synchronous=FULL` instead. PostgreSQL
+    commits durably by default.
+    """
+    with engine.connect() as conn:
+        sqlite = is_sqlite(conn)
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA synchronous=FULL")
+            conn.commit()
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                conn.commit()

@@ -37,6 +37,7 @@ from openamr.access import AccessContext
 from openamr.collect.rejections import Rejection, keep_rejections
 from openamr.collect.telegram_input import parse_item
 from openamr.collect.telegrams import TelegramIngest
+from openamr.db import durable_transaction
 from openamr.store import telegrams as store
 
 logger = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ class MqttCollector:
             for item in _items(message.payload):
                 by_gateway[identity].append((number, item))
         new: list[store.StoredTelegram] = []
-        with self.engine.begin() as conn:
+        with durable_transaction(self.engine) as conn:
             for identity, items in by_gateway.items():
                 source = self._gateway(conn, identity)
                 accepted = []

@@ -37,6 +37,7 @@ from openamr.collect.mbus.model import Device, Telegram, UnableToDecodeTelegram,
 from openamr.collect.mbus.telegram import decode
 from openamr.collect.readings import ReadingIngest, ReadingInput
 from openamr.collect.telegram_readings import read_clock, register_readings
+from openamr.db import durable_transaction
 from openamr.guard.keyring import Keyring, UnableToOpenKey
 from openamr.settings import Settings
 from openamr.store import keys as key_store
@@ -123,7 +124,7 @@ class TelegramIngest:
         self, source: store.Gateway, items: Sequence[store.IncomingTelegram]
     ) -> TelegramReport:
         """Store a gateway's batch durably, then process the new telegrams in it."""
-        with self.engine.begin() as conn:
+        with durable_transaction(self.engine) as conn:
             stored = store.store_telegrams(conn, source, items)
         report = self.process(stored.new)
         report.received = len(items)

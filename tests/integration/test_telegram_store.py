@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from openamr.access import AccessContext
+from openamr.db import durable_transaction, is_sqlite
 from openamr.store import telegrams as store
 from openamr.store.schema import customer, telegram
 from tests.helpers import NOW, OPERATOR, load_portfolio
@@ -128,3 +129,15 @@ def test_another_customers_gateways_and_devices_stay_out_of_sight(engine: Engine
         ]
         assert store.list_heard_devices(conn, access=theirs) == []
         assert store.find_gateway(conn, "gw-9", access=theirs) is None
+
+
+def test_what_is_acknowledged_is_committed_to_disk(engine: Engine) -> None:
+    with durable_transaction(engine) as conn:
+        if is_sqlite(conn):
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 2  # FULL
+        else:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+    with engine.connect() as conn:
+        if is_sqlite(conn):
+            # The bulk paths keep their faster setting.
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 1  # NORMAL
