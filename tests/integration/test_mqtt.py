@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
@@ -29,8 +30,10 @@ from sqlalchemy.engine import Engine
 
 from openamr.collect.gateways import register_gateway
 from openamr.collect.portfolio import import_portfolio, read_portfolio_csv
-from openamr.settings import Settings
+from openamr.db import is_sqlite
+from openamr.settings import Settings, normalise_database_url
 from openamr.store.schema import reading, rejected_input, telegram
+from tests.conftest import ADMIN_URL
 from tests.helpers import NOW, OPERATOR, PORTFOLIO_HEADER
 from tests.telegram_builder import date_time, volume_litres, wmbus
 
@@ -106,9 +109,7 @@ def _collector(
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def test_a_collector_killed_mid_stream_loses_no_telegram(
-    settings: Settings, engine: Engine, publisher: mqtt.Client, tmp_path: Path
-) -> None:
+def _register(engine: Engine) -> None:
     report = import_portfolio(
         engine,
         read_portfolio_csv(StringIO(PORTFOLIO_HEADER + ",manufacturer\n" + ROW)),
@@ -126,6 +127,30 @@ def test_a_collector_killed_mid_stream_loses_no_telegram(
         access=OPERATOR,
         now=NOW,
     )
+
+
+def _until_subscribed(
+    engine: Engine,
+    publisher: mqtt.Client,
+    topic: str,
+    collector: subprocess.Popen[bytes],
+    log: Path,
+) -> None:
+    # The first subscription creates the broker's session: until then
+    # nothing is kept for the collector, so the first telegram is repeated
+    # until it is stored (a repeat is a duplicate, stored once).
+    deadline = time.monotonic() + 30
+    while _count(engine, telegram) == 0:
+        assert collector.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        publisher.publish(topic, _message(0), qos=1).wait_for_publish(5)
+        time.sleep(0.3)
+
+
+def test_a_collector_killed_mid_stream_loses_no_telegram(
+    settings: Settings, engine: Engine, publisher: mqtt.Client, tmp_path: Path
+) -> None:
+    _register(engine)
     run = uuid.uuid4().hex[:12]
     topic_filter = f"test/{run}/+/telegrams"
     topic = f"test/{run}/gw-1/telegrams"
@@ -134,15 +159,7 @@ def test_a_collector_killed_mid_stream_loses_no_telegram(
 
     collector = _collector(settings, topic_filter, client_id, log)
     try:
-        # The first subscription creates the broker's session: until then
-        # nothing is kept for the collector, so the first telegram is repeated
-        # until it is stored (a repeat is a duplicate, stored once).
-        deadline = time.monotonic() + 30
-        while _count(engine, telegram) == 0:
-            assert collector.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            publisher.publish(topic, _message(0), qos=1).wait_for_publish(5)
-            time.sleep(0.3)
+        _until_subscribed(engine, publisher, topic, collector, log)
 
         for hour in range(1, TELEGRAMS // 2):
             publisher.publish(topic, _message(hour), qos=1)
@@ -188,3 +205,62 @@ def test_a_collector_killed_mid_stream_loses_no_telegram(
             sa.select(rejected_input.c.reason).where(rejected_input.c.kind == "telegram")
         ).scalar_one()
     assert "not valid JSON" in reason
+
+
+@contextmanager
+def _database_away(engine: Engine) -> Iterator[None]:
+    """PostgreSQL refuses the collector (a server restart, as it sees it); SQLite stays locked."""
+    if is_sqlite(engine):
+        with engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN EXCLUSIVE")
+            yield
+            conn.exec_driver_sql("ROLLBACK")
+        return
+    admin = sa.create_engine(normalise_database_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
+    name = engine.url.database
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            conn.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            )
+        yield
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        admin.dispose()
+
+
+def test_telegrams_published_while_the_database_is_away_are_stored_when_it_is_back(
+    settings: Settings, engine: Engine, publisher: mqtt.Client, tmp_path: Path
+) -> None:
+    _register(engine)
+    run = uuid.uuid4().hex[:12]
+    topic = f"test/{run}/gw-1/telegrams"
+    log = tmp_path / "collector.log"
+    collector = _collector(settings, f"test/{run}/+/telegrams", f"openamr-test-{run}", log)
+    try:
+        _until_subscribed(engine, publisher, topic, collector, log)
+        with _database_away(engine):
+            sent = [publisher.publish(topic, _message(hour), qos=1) for hour in range(1, 60)]
+            for message in sent:
+                message.wait_for_publish(10)
+            time.sleep(3)
+            assert collector.poll() is None, log.read_text()
+        engine.dispose()  # the test's own pooled connections died with the database
+        _wait(
+            lambda: _count(engine, telegram, telegram.c.state == "decoded") == 60,
+            60,
+            "every telegram decoded after the database came back",
+        )
+    finally:
+        collector.send_signal(signal.SIGTERM)
+        try:
+            collector.wait(10)
+        except subprocess.TimeoutExpired:
+            collector.kill()
+    assert _count(engine, reading) == 60
+    if not is_sqlite(engine):
+        # The collector did meet the refusal, and waited it out.
+        assert "retrying" in log.read_text()
