@@ -247,8 +247,9 @@ def export_values(
 @main.command()
 @pass_context
 def reprocess(ctx: Context) -> None:
-    """Try rejected readings again, after a meter was added or a cause fixed."""
+    """Try rejected readings and waiting telegrams again, after a cause was fixed."""
     _require_schema(ctx)
+    _reprocess_rejected_telegrams(ctx)
     report = reprocess_rejected(
         ctx.engine, access=ctx.access, now=utc_now(), batch_size=ctx.settings.ingest_batch_size
     )
@@ -257,6 +258,21 @@ def reprocess(ctx: Context) -> None:
         f"{report.duplicates} already there, {report.rejected} still rejected"
     )
     _reprocess_telegrams(ctx, always=True)
+
+
+def _reprocess_rejected_telegrams(ctx: Context) -> int:
+    from openamr.collect.reprocess import reprocess_rejected_telegrams
+    from openamr.collect.telegrams import build_telegram_ingest
+
+    used = reprocess_rejected_telegrams(
+        ctx.engine,
+        build_telegram_ingest(ctx.engine, ctx.settings),
+        access=ctx.access,
+        now=utc_now(),
+    )
+    if used:
+        click.echo(f"{used} rejected telegram items stored now")
+    return used
 
 
 def _reprocess_telegrams(ctx: Context, *, always: bool = False) -> None:
@@ -350,6 +366,7 @@ def gateway_add(ctx: Context, identity: str, customer: str, designation: str | N
     except UnableToRegisterGateway as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"gateway {identity} registered for {customer}")
+    _reprocess_rejected_telegrams(ctx)
     click.echo("its token, shown only now (send it as `Authorization: Bearer <token>`):")
     click.echo(token)
 

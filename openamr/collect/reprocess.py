@@ -1,4 +1,4 @@
-"""Re-processing: rejected readings tried again once their cause may be fixed."""
+"""Re-processing: rejected readings and telegram items tried again once their cause may be fixed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from sqlalchemy.engine import Engine
 
 from openamr.access import AccessContext
 from openamr.collect.readings import IngestReport, ReadingIngest, ReadingInput
+from openamr.collect.telegram_input import parse_item
+from openamr.collect.telegrams import TelegramIngest
 from openamr.store.schema import rejected_input
+from openamr.store.telegrams import find_gateway
 
 
 def reprocess_rejected(
@@ -107,3 +110,54 @@ def list_unresolved(conn: sa.Connection, *, access: AccessContext, limit: int) -
     if access.customer_ids is not None:
         query = query.where(rejected_input.c.customer_id.in_(sorted(access.customer_ids)))
     return [Unresolved(*row) for row in conn.execute(query)]
+
+
+def reprocess_rejected_telegrams(
+    engine: Engine, ingest: TelegramIngest, *, access: AccessContext, now: datetime
+) -> int:
+    """Store the rejected telegram items that can now be used; returns how many were.
+
+    An item rejected because its gateway was not registered (an MQTT topic
+    naming an unknown gateway) becomes usable once the gateway is added. Items
+    that still cannot be used keep their row, with the reason brought up to date.
+    """
+    query = (
+        sa.select(
+            rejected_input.c.id,
+            rejected_input.c.source,
+            rejected_input.c.payload,
+        )
+        .where(rejected_input.c.kind == "telegram", rejected_input.c.resolved_at.is_(None))
+        .order_by(rejected_input.c.id)
+    )
+    if access.customer_ids is not None:
+        query = query.where(
+            sa.or_(
+                rejected_input.c.customer_id.is_(None),
+                rejected_input.c.customer_id.in_(sorted(access.customer_ids)),
+            )
+        )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    used = 0
+    for row in rows:
+        _kind, _, identity = row.source.partition(":")
+        with engine.connect() as conn:
+            gateway = find_gateway(conn, identity, access=access)
+        reason: str
+        if gateway is None:
+            reason = f"no gateway {identity[:64]!r} in the register"
+        else:
+            parsed = parse_item(json.loads(row.payload), now=now, gateway=identity)
+            if isinstance(parsed, str):
+                reason = parsed
+            else:
+                ingest.receive(gateway, [parsed])
+                used += 1
+                reason = ""
+        with engine.begin() as conn:
+            update = rejected_input.update().where(rejected_input.c.id == row.id)
+            conn.execute(
+                update.values(resolved_at=now) if not reason else update.values(reason=reason)
+            )
+    return used

@@ -51,6 +51,12 @@ def parse_item(item: object, *, now: datetime, gateway: str) -> IncomingTelegram
         except UnusableTimestamp as exc:
             return f"`received_at`: {exc}"
     rssi = item.get("rssi")
+    if isinstance(rssi, str):
+        # A re-processed item comes back from the dead letters as text.
+        try:
+            rssi = float(rssi) if rssi.strip() not in ("", "None") else None
+        except ValueError:
+            return "`rssi` must be a number of dBm between -200 and 50"
     if rssi is not None and (
         isinstance(rssi, bool) or not isinstance(rssi, int | float) or not -200 <= rssi <= 50
     ):

@@ -15,6 +15,9 @@ from sqlalchemy.engine import Engine
 from openamr.app import create_app
 from openamr.collect.gateways import register_gateway
 from openamr.collect.portfolio import import_portfolio, read_portfolio_csv
+from openamr.collect.rejections import Rejection, keep_rejections
+from openamr.collect.reprocess import reprocess_rejected_telegrams
+from openamr.collect.telegrams import build_telegram_ingest
 from openamr.present.series import point_series
 from openamr.settings import MasterKey, Settings
 from openamr.store import queries
@@ -258,3 +261,30 @@ def test_an_encrypted_telegram_waits_for_its_key_and_a_wrong_key_gives_no_readin
         assert third["decoded"] == 1
     assert _count(engine, reading) == 3
     assert _hours(engine)[:2] == [(40, "measured"), (40, "measured")]
+
+
+def test_telegrams_from_a_gateway_not_yet_registered_are_kept_and_stored_once_it_is(
+    engine: Engine, token: str
+) -> None:
+    item = {k: str(v) for k, v in _telegram(1000, START).items()}  # as dead letters keep it
+    with engine.begin() as conn:
+        keep_rejections(
+            conn,
+            [Rejection(1, "no gateway 'gw-9' in the register", item, None)],
+            kind="telegram",
+            source="mqtt:gw-9",
+            received_at=NOW,
+        )
+    ingest = build_telegram_ingest(engine, Settings(database_url=str(engine.url)))
+    assert reprocess_rejected_telegrams(engine, ingest, access=OPERATOR, now=NOW) == 0
+    register_gateway(
+        engine,
+        customer="Hem AB",
+        identity="gw-9",
+        property_designation=None,
+        access=OPERATOR,
+        now=NOW,
+    )
+    assert reprocess_rejected_telegrams(engine, ingest, access=OPERATOR, now=NOW) == 1
+    assert _count(engine, telegram, telegram.c.state == "decoded") == 1
+    assert _count(engine, rejected_input, rejected_input.c.resolved_at.is_(None)) == 0
