@@ -52,8 +52,10 @@ APARTMENT_NUMBER = re.compile(r"^[0-9]{4}$")
 MANUFACTURER = re.compile(r"^[A-Z]{3}$")  # the M-Bus FLAG code, such as KAM
 # Rows per transaction. Each row is a SAVEPOINT inside it, so that a bad row
 # is undone alone; a transaction per row cost a commit (on PostgreSQL a flush
-# to disk) per row.
-CHUNK_ROWS = 1_000
+# to disk) per row. Fewer than the 64 subtransactions PostgreSQL tracks per
+# session in shared memory: beyond that every other session's snapshots get
+# slower (subtransaction overflow), and 1,000 rows a chunk was not faster.
+CHUNK_ROWS = 50
 # What a rejected row keeps of its key cell: that one was given, not what it was.
 KEY_WITHHELD = "(given; not kept)"
 

@@ -23,7 +23,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -33,8 +33,11 @@ from sqlalchemy.engine import Engine
 from openamr.access import AccessContext
 from openamr.collect.mbus import DECODER_VERSION
 from openamr.collect.mbus.compact import LayoutCache
+from openamr.collect.mbus.identity import device_from_long_header
+from openamr.collect.mbus.link import read_frame
 from openamr.collect.mbus.model import Device, Telegram, UnableToDecodeTelegram, UnknownLayout
 from openamr.collect.mbus.telegram import decode
+from openamr.collect.mbus.transport import APPLICATION_CIS, HeaderKind
 from openamr.collect.readings import ReadingIngest, ReadingInput
 from openamr.collect.telegram_readings import read_clock, register_readings
 from openamr.db import durable_transaction
@@ -117,6 +120,7 @@ class TelegramIngest:
         self.clock = clock
         self.layouts = layouts if layouts is not None else LayoutCache()
         self._facts: dict[tuple[int, str, str], _DeviceFacts] = {}
+        self._ingests: dict[int, tuple[float, ReadingIngest]] = {}
 
     # -- in ------------------------------------------------------------------
 
@@ -148,6 +152,7 @@ class TelegramIngest:
     ) -> TelegramReport:
         now = self.clock()
         report = TelegramReport()
+        self._prefetch(customer_id, items, now)
         outcomes: list[store.Outcome] = []
         hearings: list[store.Hearing] = []
         readings: list[ReadingInput] = []
@@ -170,16 +175,17 @@ class TelegramIngest:
             else:
                 report.failed += 1
         if readings:
-            ingest = ReadingIngest(
-                self.engine,
-                access=AccessContext(actor="telegrams", customer_ids=frozenset({customer_id})),
-                source="telegrams",
-                now=now,
-                max_errors=self.settings.max_errors_reported,
-            )
+            ingest = self._reading_ingest(customer_id, now)
+            before = replace(ingest.report, errors=[])
             result = ingest.add_all(readings, batch_size=self.settings.ingest_batch_size)
-            report.readings += result.stored + result.revised + result.duplicates
-            report.readings_rejected += result.rejected
+            report.readings += (
+                result.stored
+                + result.revised
+                + result.duplicates
+                - (before.stored + before.revised + before.duplicates)
+            )
+            report.readings_rejected += result.rejected - before.rejected
+            result.errors.clear()
         with self.engine.begin() as conn:
             store.record_outcomes(conn, outcomes, now=now, decoder_version=DECODER_VERSION)
             store.record_hearings(conn, hearings)
@@ -327,6 +333,44 @@ class TelegramIngest:
             clock_drift_s=drift,
         )
 
+    def _reading_ingest(self, customer_id: int, now: datetime) -> ReadingIngest:
+        """The customer's reading ingest, kept for a while: it caches meters and spans."""
+        kept = self._ingests.get(customer_id)
+        if kept is not None and time.monotonic() - kept[0] < LOOKUP_TTL_S:
+            kept[1].now = now
+            return kept[1]
+        ingest = ReadingIngest(
+            self.engine,
+            access=AccessContext(actor="telegrams", customer_ids=frozenset({customer_id})),
+            source="telegrams",
+            now=now,
+            max_errors=self.settings.max_errors_reported,
+        )
+        self._ingests[customer_id] = (time.monotonic(), ingest)
+        return ingest
+
+    def _prefetch(
+        self, customer_id: int, items: Sequence[store.StoredTelegram], now: datetime
+    ) -> None:
+        """Look up, in a few statements, the meters and keys of a batch's senders.
+
+        The sender is read from the link layer (or a wired frame's long
+        header) without decoding; a telegram whose meter only the transport
+        layer names (a radio adapter) is looked up on its own while decoding.
+        """
+        fresh = time.monotonic() - LOOKUP_TTL_S
+        wanted: dict[tuple[str, str], Device] = {}
+        for item in items:
+            device = _sender(item.frame)
+            if device is None:
+                continue
+            known = self._facts.get((customer_id, device.manufacturer, device.id))
+            if known is None or known.looked_up < fresh:
+                wanted[(device.manufacturer, device.id)] = device
+        if wanted:
+            for pair, facts in self._look_up_all(customer_id, list(wanted), now).items():
+                self._facts[(customer_id, *pair)] = facts
+
     def _facts_of(self, customer_id: int, device: Device, now: datetime) -> _DeviceFacts:
         key = (customer_id, device.manufacturer, device.id)
         facts = self._facts.get(key)
@@ -337,28 +381,48 @@ class TelegramIngest:
         return facts
 
     def _look_up(self, customer_id: int, device: Device, now: datetime) -> _DeviceFacts:
+        pair = (device.manufacturer, device.id)
+        return self._look_up_all(customer_id, [pair], now)[pair]
+
+    def _look_up_all(
+        self, customer_id: int, pairs: Sequence[tuple[str, str]], now: datetime
+    ) -> dict[tuple[str, str], _DeviceFacts]:
         access = AccessContext(actor="telegrams", customer_ids=frozenset({customer_id}))
         with self.engine.connect() as conn:
-            meters = store.find_mbus_meters(
-                conn, customer_id, [(device.manufacturer, device.id)], now=now
+            meters = store.find_mbus_meters(conn, customer_id, pairs, now=now)
+            identities = [meter.identity for meter in meters.values()]
+            info = find_meters(conn, identities, access=access) if identities else {}
+            sealed = (
+                key_store.list_sealed_keys(
+                    conn, [meter.id for meter in meters.values()], access=access
+                )
+                if meters
+                else {}
             )
-            meter = meters.get((device.manufacturer, device.id))
+        looked_up = time.monotonic()
+        found: dict[tuple[str, str], _DeviceFacts] = {}
+        for pair in pairs:
+            meter = meters.get(pair)
             if meter is None:
-                return _DeviceFacts(None, None, None, time.monotonic())
-            info = find_meters(conn, [meter.identity], access=access).get(meter.identity, [])
-            register_unit = info[0].unit.symbol if info else None
-            sealed = key_store.list_sealed_keys(conn, [meter.id], access=access).get(meter.id)
-        key = None
-        if sealed is not None and self.keyring is not None:
-            try:
-                key = self.keyring.unseal(sealed, meter_id=meter.id, customer_id=customer_id)
-            except UnableToOpenKey as exc:
-                logger.warning("meter %s: its key cannot be opened: %s", meter.id, exc)
-        return _DeviceFacts(meter, key, register_unit, time.monotonic())
+                found[pair] = _DeviceFacts(None, None, None, looked_up)
+                continue
+            registered = info.get(meter.identity, [])
+            register_unit = registered[0].unit.symbol if registered else None
+            key = None
+            if meter.id in sealed and self.keyring is not None:
+                try:
+                    key = self.keyring.unseal(
+                        sealed[meter.id], meter_id=meter.id, customer_id=customer_id
+                    )
+                except UnableToOpenKey as exc:
+                    logger.warning("meter %s: its key cannot be opened: %s", meter.id, exc)
+            found[pair] = _DeviceFacts(meter, key, register_unit, looked_up)
+        return found
 
     def forget_lookups(self) -> None:
         """Drop cached meters and keys (after the register or a key changed in this process)."""
         self._facts.clear()
+        self._ingests.clear()
 
     # -- again ---------------------------------------------------------------
 
@@ -437,6 +501,20 @@ class TelegramIngest:
                 return report
             after = batch[-1].id
             report.add(self.process(batch))
+
+
+def _sender(frame: bytes) -> Device | None:
+    """The sender a frame's link layer names, or a wired frame's long header; None if neither."""
+    try:
+        link = read_frame(frame)
+    except UnableToDecodeTelegram:
+        return None
+    if link.sender is not None:
+        return link.sender
+    header = APPLICATION_CIS.get(link.ci)
+    if header is not None and header[0] is HeaderKind.LONG and len(link.payload) >= 8:
+        return device_from_long_header(link.payload[:8])
+    return None
 
 
 def build_telegram_ingest(engine: Engine, settings: Settings) -> TelegramIngest:

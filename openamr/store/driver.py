@@ -8,10 +8,12 @@ dialect differences kept in this module.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from openamr.db import from_epoch, is_sqlite
 
@@ -68,3 +70,45 @@ def ranges_table(
             value for ident, lo, hi in chunk for value in (ident, *instants(conn, lo, hi))
         )
         yield f"WITH wanted ({key}, lo, hi) AS (VALUES {rows}) ", params
+
+
+def execute_many(
+    conn: sa.Connection, statement: sa.ClauseElement, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Run a Core statement once per row through the driver's own executemany.
+
+    SQLAlchemy's executemany processes every row's parameters through its
+    generic machinery, which cost several times the database's own work for
+    the thousands of small upserts and updates a batch of telegrams makes.
+    Here the statement is compiled once, each column type's bind processor is
+    looked up once, and the driver gets plain tuples (or dicts, for psycopg).
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    fixed = {name: bind.effective_value for name, bind in compiled.binds.items()}
+    processors = {
+        name: processor
+        for name, bind in compiled.binds.items()
+        if (processor := bind.type.bind_processor(dialect)) is not None
+    }
+    positional = compiled.positiontup
+    names = list(positional) if positional is not None else list(fixed)
+    prepared = []
+    for row in rows:
+        values = []
+        for name in names:
+            value = row[name] if name in row else fixed[name]
+            processor = processors.get(name)
+            values.append(
+                processor(value) if processor is not None and value is not None else value
+            )
+        prepared.append(values)
+    if positional is not None:
+        conn.exec_driver_sql(compiled.string, [tuple(values) for values in prepared])
+    else:
+        conn.exec_driver_sql(
+            compiled.string, [dict(zip(names, values, strict=True)) for values in prepared]
+        )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from openamr.access import AccessContext
 from openamr.db import from_epoch, is_sqlite, to_epoch
+from openamr.store import driver
 from openamr.store.driver import CHUNK
 from openamr.store.schema import (
     customer,
@@ -205,26 +206,7 @@ def store_telegrams(
             repeated.append((key, item))
         else:
             by_digest[key] = item
-    inserted: dict[str, int] = {}
-    statement = (
-        _insert(conn, telegram)
-        .on_conflict_do_nothing(index_elements=["customer_id", "digest"])
-        .returning(telegram.c.id, telegram.c.digest)
-    )
-    rows = [
-        {
-            "customer_id": source.customer_id,
-            "gateway_id": source.id,
-            "digest": key,
-            "frame": item.frame,
-            "received_at": item.received_at,
-            "rssi": item.rssi,
-            "state": RECEIVED,
-        }
-        for key, item in by_digest.items()
-    ]
-    for row in conn.execute(statement, rows):
-        inserted[row.digest] = row.id
+    inserted = dict(_insert_new(conn, source, by_digest))
     new = [
         StoredTelegram(
             inserted[key], source.customer_id, source.id, item.frame, item.received_at, item.rssi
@@ -245,6 +227,51 @@ def store_telegrams(
     return StoreOutcome(new, len(repeated))
 
 
+def _insert_new(
+    conn: sa.Connection, source: Gateway, by_digest: Mapping[str, IncomingTelegram]
+) -> list[tuple[str, int]]:
+    """Insert the telegrams whose digest is not stored yet; (digest, id) of each new one."""
+    if not is_sqlite(conn):
+        # One statement of three arrays: a multi-row VALUES list of thousands of
+        # parameters is re-parsed by psycopg in Python on every call.
+        items = list(by_digest.items())
+        result = conn.exec_driver_sql(
+            "INSERT INTO telegram "
+            "(customer_id, gateway_id, state, digest, frame, received_at, rssi) "
+            "SELECT %s, %s, %s, * FROM unnest(%s::text[], %s::bytea[], %s::timestamptz[], "
+            "%s::smallint[]) "
+            "ON CONFLICT (customer_id, digest) DO NOTHING RETURNING digest, id",
+            (
+                source.customer_id,
+                source.id,
+                RECEIVED,
+                [key for key, _ in items],
+                [item.frame for _, item in items],
+                [item.received_at for _, item in items],
+                [item.rssi for _, item in items],
+            ),
+        )
+        return [(digest, ident) for digest, ident in result]
+    statement = (
+        _insert(conn, telegram)
+        .on_conflict_do_nothing(index_elements=["customer_id", "digest"])
+        .returning(telegram.c.digest, telegram.c.id)
+    )
+    rows = [
+        {
+            "customer_id": source.customer_id,
+            "gateway_id": source.id,
+            "digest": key,
+            "frame": item.frame,
+            "received_at": item.received_at,
+            "rssi": item.rssi,
+            "state": RECEIVED,
+        }
+        for key, item in by_digest.items()
+    ]
+    return [(digest, ident) for digest, ident in conn.execute(statement, rows)]
+
+
 def _count_traffic(
     conn: sa.Connection, source: Gateway, items: Sequence[IncomingTelegram], duplicates: int
 ) -> None:
@@ -263,7 +290,8 @@ def _count_traffic(
             "duplicates": gateway_traffic.c.duplicates + statement.excluded.duplicates,
         },
     )
-    conn.execute(
+    driver.execute_many(
+        conn,
         statement,
         [
             {
@@ -345,7 +373,8 @@ def record_radio(
             ),
         },
     )
-    conn.execute(
+    driver.execute_many(
+        conn,
         statement,
         [
             {
@@ -404,7 +433,8 @@ def record_hearings(conn: sa.Connection, hearings: Sequence[Hearing]) -> None:
             ),
         },
     )
-    conn.execute(
+    driver.execute_many(
+        conn,
         statement,
         [
             {
@@ -448,7 +478,8 @@ def record_outcomes(
     """Write what processing made of each telegram."""
     if not outcomes:
         return
-    conn.execute(
+    driver.execute_many(
+        conn,
         telegram.update()
         .where(telegram.c.id == sa.bindparam("b_id"))
         .values(

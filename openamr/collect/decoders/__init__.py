@@ -107,10 +107,14 @@ def status_bit_names(device: Device, ci: int) -> Mapping[int, str]:
 
     A bit without a name stays the protocol layer's ``manufacturer_status_xx``.
     """
-    family: object = family_for(device, ci)  # a Family that may also name status bits
-    if isinstance(family, NamesStatusBits):
-        return family.status_bits(device)
-    return {}
+    family = family_for(device, ci)
+    # getattr, not isinstance: a runtime-checkable protocol's check inspects the
+    # class on every call, which cost more than decoding the telegram's records.
+    names = getattr(family, "status_bits", None)
+    if names is None:
+        return {}
+    found: Mapping[int, str] = names(device)
+    return found
 
 
 def known_compact_layouts() -> tuple[tuple[str, bytes], ...]:
