@@ -20,9 +20,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from openamr.collect.mbus.identity import device_from_link_address, device_from_long_header
 from openamr.collect.mbus.model import Device, UnableToDecodeTelegram
 
-VECTORS = (
-    Path(__file__).resolve().parents[3] / ".." / "shared" / "testdata" / "mbus" / "vectors.json"
-)
+VECTORS = Path(__file__).resolve().parents[2] / "data" / "mbus" / "vectors.json"
 
 
 @cache

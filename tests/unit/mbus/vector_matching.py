@@ -1,8 +1,9 @@
 """Does a decoded telegram give every value a test vector's source states?
 
-The shared vectors (../shared/testdata/mbus/vectors.json, described in its
-README) carry each source's own output: wmbusmeters JSON (field names with a
-unit suffix), libmbus records and wireless-mbus-parser records. We compare
+The shared vectors (tests/data/mbus/vectors.json, a copy of
+../shared/testdata/mbus/vectors.json, described in its README) carry each
+source's own output: wmbusmeters JSON (field names with a unit suffix),
+libmbus records and wireless-mbus-parser records. We compare
 values, not names, and stay strict: a stated value that no record gives is a
 mismatch. What is deliberately not compared, and why:
 
@@ -64,9 +65,7 @@ from typing import Any
 from openamr.collect.mbus.datatypes import decode_datetime_f
 from openamr.collect.mbus.model import Function, Record, Telegram
 
-VECTORS_PATH = (
-    Path(__file__).resolve().parents[3] / ".." / "shared" / "testdata" / "mbus" / "vectors.json"
-)
+VECTORS_PATH = Path(__file__).resolve().parents[2] / "data" / "mbus" / "vectors.json"
 
 Vector = Mapping[str, Any]
 
