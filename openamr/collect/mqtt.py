@@ -43,6 +43,13 @@ from openamr.store import telegrams as store
 logger = logging.getLogger(__name__)
 
 
+# How often a running collector looks for telegrams whose cause of waiting is
+# gone (a key set or a meter registered by another process), and how soon it
+# looks again after the database was away.
+SWEEP_INTERVAL_S = 300.0
+RETRY_SWEEP_S = 2.0
+
+
 class UnableToCollect(ValueError):
     """A collector setting that cannot work (a topic filter without a gateway level)."""
 
@@ -99,6 +106,7 @@ class MqttCollector:
         self._inbox: queue.Queue[_Message] = queue.Queue()
         self._gateways: dict[str, store.Gateway | None] = {}
         self._subscribed = threading.Event()
+        self._sweep_at = 0.0
 
     def run(self, stop: threading.Event) -> None:
         client = mqtt.Client(
@@ -114,9 +122,11 @@ class MqttCollector:
         client.connect(self.options.host, self.options.port)
         client.loop_start()
         try:
-            # What a previous run stored but did not get to decode.
-            self.ingest.reprocess_fixed()
+            # What a previous run stored but did not get to decode comes first.
+            self._sweep_at = time.monotonic()
             while not stop.is_set():
+                if time.monotonic() >= self._sweep_at:
+                    self._sweep()
                 batch = self._next_batch(stop)
                 if batch:
                     self._handle(client, batch, stop)
@@ -187,6 +197,17 @@ class MqttCollector:
             except sa.exc.OperationalError as exc:
                 # Stored and acknowledged: they wait as `received` for the next sweep.
                 logger.warning("telegrams stored, decoding postponed: %s", exc.orig)
+                self._sweep_at = min(self._sweep_at, time.monotonic() + RETRY_SWEEP_S)
+
+    def _sweep(self) -> None:
+        """Decode what waits: telegrams stored but not decoded, and those whose cause is gone."""
+        try:
+            self.ingest.reprocess_fixed()
+        except sa.exc.OperationalError as exc:
+            logger.warning("cannot look for waiting telegrams (%s); trying again soon", exc.orig)
+            self._sweep_at = time.monotonic() + RETRY_SWEEP_S
+            return
+        self._sweep_at = time.monotonic() + SWEEP_INTERVAL_S
 
     def _store(self, batch: list[_Message], now: datetime) -> list[store.StoredTelegram]:
         by_gateway: dict[str, list[tuple[int, object]]] = defaultdict(list)

@@ -70,11 +70,14 @@ def _count(engine: Engine, table: sa.Table, *where: sa.ColumnElement[bool]) -> i
         return conn.execute(query).scalar_one()
 
 
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+def _wait(
+    condition: Callable[[], bool], timeout: float, what: str, log: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            told = f"; the collector said:\n{log.read_text()[-3000:]}" if log else ""
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}{told}")
         time.sleep(0.1)
 
 
@@ -183,8 +186,9 @@ def test_a_collector_killed_mid_stream_loses_no_telegram(
         collector = _collector(settings, topic_filter, client_id, log)
         _wait(
             lambda: _count(engine, telegram, telegram.c.state == "decoded") == TELEGRAMS,
-            60,
+            120,
             "every telegram decoded",
+            log,
         )
         _wait(
             lambda: _count(engine, rejected_input, rejected_input.c.kind == "telegram") == 1,
@@ -251,8 +255,9 @@ def test_telegrams_published_while_the_database_is_away_are_stored_when_it_is_ba
         engine.dispose()  # the test's own pooled connections died with the database
         _wait(
             lambda: _count(engine, telegram, telegram.c.state == "decoded") == 60,
-            60,
+            120,
             "every telegram decoded after the database came back",
+            log,
         )
     finally:
         collector.send_signal(signal.SIGTERM)
