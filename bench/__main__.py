@@ -1,4 +1,4 @@
-"""`python -m bench`: run the ingest and read benchmarks, print the figures, write them as JSON."""
+"""`python -m bench`: run the ingest, read, decode and telegrams benchmarks; print and save them."""
 
 from __future__ import annotations
 
@@ -16,16 +16,29 @@ from pathlib import Path
 from time import perf_counter
 
 from bench.data import Order, make_series, write_portfolio_csv, write_readings_csv
+from bench.decode import VECTORS, DecodeFigure, measure_decode, profile_decode
 from bench.ingest import IngestFigure, measure_ingest, prepare_portfolio
 from bench.profiling import Profile, profile_ingest
 from bench.read import ReadFigure, measure_reads, prepare_values
-from bench.report import format_ingest, format_profile, format_read, write_json
+from bench.report import (
+    format_decode,
+    format_ingest,
+    format_profile,
+    format_read,
+    format_telegrams,
+    write_json,
+)
 from bench.scratch import DATABASES, PostgreSQLScratch, Scratch, SQLiteScratch
+from bench.telegram_data import make_meters, make_telegrams
+from bench.telegrams import TelegramFigure, prepare_template, profile_receive, run_http, summary
 from openamr.settings import Settings
 from openamr.timeutil import utc_now
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+BENCHMARKS = ("ingest", "read", "decode", "telegrams")
+DATABASE_BENCHMARKS = ("ingest", "read", "telegrams")
+DECODE_PROFILE_MAX = 20_000  # telegrams: enough for the shares, quick under cProfile
 
 
 def _names(allowed: Sequence[str]) -> Callable[[str], list[str]]:
@@ -44,12 +57,11 @@ def _names(allowed: Sequence[str]) -> Callable[[str], list[str]]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Time openamr's ingest and read paths against the raw database, "
-        "in the same run. Defaults are the full sizes of docs/performance.md.",
+        description="Time openamr's ingest and read paths against the raw database, its "
+        "M-Bus decoder against pymbusparser, and telegrams over HTTP end to end, each in the "
+        "same run. Defaults are the full sizes of docs/performance.md.",
     )
-    parser.add_argument(
-        "--only", choices=["ingest", "read"], help="run one benchmark (default: both)"
-    )
+    parser.add_argument("--only", choices=BENCHMARKS, help="run one benchmark (default: all four)")
     parser.add_argument(
         "--databases",
         type=_names(DATABASES),
@@ -87,7 +99,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=0,
         metavar="READINGS",
         help="also profile with cProfile the ingest of the first READINGS readings of "
-        "each file, and 10 reads of each openamr read path (default 0: no profiles)",
+        "each file, 10 reads of each openamr read path, the decoding of READINGS telegrams "
+        f"(at most {DECODE_PROFILE_MAX:,}) and TelegramIngest.receive of the first READINGS "
+        "telegrams (default 0: no profiles)",
     )
     parser.add_argument(
         "--points",
@@ -97,6 +111,49 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--samples", type=int, default=50, help="read: random points timed (default 50)"
+    )
+    parser.add_argument(
+        "--vectors",
+        type=Path,
+        default=VECTORS,
+        help="decode: the shared M-Bus test vectors (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--decode-telegrams",
+        type=int,
+        default=100_000,
+        help="decode: telegrams per round, at least (default 100000)",
+    )
+    parser.add_argument(
+        "--decode-rounds",
+        type=int,
+        default=3,
+        help="decode: timed rounds, each with the garbage collector on and off; "
+        "the median is reported (default 3)",
+    )
+    parser.add_argument(
+        "--telegram-meters",
+        type=int,
+        default=2_000,
+        help="telegrams: wireless M-Bus water meters (default 2000)",
+    )
+    parser.add_argument(
+        "--telegram-hours",
+        type=int,
+        default=24,
+        help="telegrams: hourly telegrams per meter (default 24)",
+    )
+    parser.add_argument(
+        "--telegrams-per-request",
+        type=int,
+        default=500,
+        help="telegrams: telegrams per POST (default 500)",
+    )
+    parser.add_argument(
+        "--encrypted-share",
+        type=float,
+        default=0.3,
+        help="telegrams: share of the meters that encrypt in mode 5 (default 0.3)",
     )
     parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     parser.add_argument(
@@ -117,9 +174,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--output", type=Path, default=RESULTS, help="JSON results (default: %(default)s)"
     )
     args = parser.parse_args(argv)
-    for name in ("meters", "readings", "time_major_hours", "batch_size", "points", "samples"):
+    positive = (
+        "meters",
+        "readings",
+        "time_major_hours",
+        "batch_size",
+        "points",
+        "samples",
+        "decode_telegrams",
+        "decode_rounds",
+        "telegram_meters",
+        "telegram_hours",
+        "telegrams_per_request",
+    )
+    for name in positive:
         if getattr(args, name) is not None and getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
+    if not 0 <= args.encrypted_share <= 1:
+        parser.error("--encrypted-share must be between 0 and 1")
     return args
 
 
@@ -176,6 +248,8 @@ class Run:
         self.revision = revision()
         self.ingest_figures: list[IngestFigure] = []
         self.read_figures: list[ReadFigure] = []
+        self.decode_figure: DecodeFigure | None = None
+        self.telegram_figures: list[TelegramFigure] = []
         self.profiles: list[Profile] = []
 
     def progress(self, message: str) -> None:
@@ -197,6 +271,8 @@ class Run:
                 },
                 "ingest": [figure.as_dict() for figure in self.ingest_figures],
                 "read": [figure.as_dict() for figure in self.read_figures],
+                "decode": None if self.decode_figure is None else self.decode_figure.as_dict(),
+                "telegrams": [figure.as_dict() for figure in self.telegram_figures],
                 "profile": [profile.as_dict() for profile in self.profiles],
             },
         )
@@ -279,6 +355,56 @@ class Run:
             scratch.drop(url)
             self.save()
 
+    def decode(self) -> None:
+        args = self.args
+        self.progress(
+            f"decode: at least {args.decode_telegrams:,} telegrams a round, "
+            f"{args.decode_rounds} rounds"
+        )
+        self.decode_figure = measure_decode(
+            args.vectors,
+            minimum=args.decode_telegrams,
+            rounds=args.decode_rounds,
+            seed=args.seed,
+            progress=self.progress,
+        )
+        if args.profile:
+            telegrams = min(args.profile, DECODE_PROFILE_MAX)
+            self.progress(f"decode: profiling {telegrams:,} telegrams")
+            self.profiles.append(profile_decode(args.vectors, telegrams=telegrams, seed=args.seed))
+        self.save()
+
+    def telegrams(self, workdir: Path, scratches: Sequence[Scratch]) -> None:
+        args = self.args
+        meters = make_meters(
+            args.telegram_meters, encrypted_share=args.encrypted_share, seed=args.seed
+        )
+        data = make_telegrams(
+            meters,
+            hours=args.telegram_hours,
+            per_request=args.telegrams_per_request,
+            seed=args.seed,
+        )
+        self.progress(
+            f"telegrams: {data.telegrams:,} telegrams of {len(meters):,} meters "
+            f"({data.encrypted_meters:,} encrypted) in {len(data.bodies)} requests"
+        )
+        for scratch in scratches:
+            self.progress(
+                f"{scratch.kind}: telegrams: importing {len(meters):,} meters (not timed)"
+            )
+            template = prepare_template(scratch, data, workdir, now=self.now)
+            self.progress(f"{scratch.kind}: telegrams: posting over HTTP")
+            figure = run_http(scratch, template, data, now=self.now)
+            self.telegram_figures.append(figure)
+            self.progress(f"{scratch.kind}: telegrams: {summary(figure)}")
+            if args.profile:
+                count = min(args.profile, data.telegrams)
+                self.progress(f"{scratch.kind}: telegrams: profiling {count:,} telegrams")
+                self.profiles.append(profile_receive(scratch, template, data, telegrams=count))
+            scratch.drop(template.url)
+            self.save()
+
     def print(self) -> None:
         info = self.machine
         print()
@@ -291,6 +417,8 @@ class Run:
         for text in (
             format_ingest(self.ingest_figures, meters=self.args.meters),
             format_read(self.read_figures),
+            format_decode(self.decode_figure),
+            format_telegrams(self.telegram_figures),
             *(format_profile(profile) for profile in self.profiles),
         ):
             if text:
@@ -309,7 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         workdir = Path(tmp)
         scratches: list[Scratch] = []
-        for kind in args.databases:
+        databases = args.databases if args.only in (None, *DATABASE_BENCHMARKS) else []
+        for kind in databases:
             if kind == "sqlite":
                 scratches.append(stack.enter_context(SQLiteScratch(workdir)))
             else:
@@ -320,9 +449,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             run.ingest(workdir, scratches)
         if args.only in (None, "read"):
             run.read(scratches)
+        if args.only in (None, "decode"):
+            run.decode()
+        if args.only in (None, "telegrams"):
+            run.telegrams(workdir, scratches)
     run.save()
     run.print()
-    return 0
+    # Figures of a run that did not store what it was sent are not figures.
+    return 0 if all(figure.verified for figure in run.telegram_figures) else 1
 
 
 if __name__ == "__main__":
