@@ -21,13 +21,10 @@ from __future__ import annotations
 import csv
 import json
 import random
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from bench.data import (
     CUSTOMER,
@@ -38,6 +35,7 @@ from bench.data import (
     entrance_address,
 )
 from openamr.collect.portfolio import COLUMNS as PORTFOLIO_COLUMNS
+from openamr.demo.telegrams import date_time, volume_litres, wmbus
 
 MANUFACTURER = "KAM"
 VERSION = 0x1B
@@ -53,65 +51,19 @@ def device_id(index: int) -> str:
     return f"{26_000_001 + index:08d}"
 
 
-def manufacturer_field(code: str) -> bytes:
-    """The link layer's M field: three letters of five bits each, little-endian."""
-    a, b, c = (ord(letter) - 64 for letter in code.upper())
-    return struct.pack("<H", (a << 10) | (b << 5) | c)
-
-
-def address(code: str, device: str, version: int, device_type: int) -> bytes:
-    """M and A fields: manufacturer, BCD id (least significant byte first), version, type."""
-    return manufacturer_field(code) + bytes.fromhex(device)[::-1] + bytes([version, device_type])
-
-
-def volume_litres(litres: int) -> bytes:
-    """DIF 04 (32-bit integer), VIF 13 (volume, 10^-3 m3)."""
-    return b"\x04\x13" + struct.pack("<i", litres)
-
-
-def date_time(moment: datetime) -> bytes:
-    """DIF 04, VIF 6D: a type F date and time, as the meter's clock shows it (no seconds)."""
-    year = moment.year % 100
-    value = (
-        moment.minute
-        | moment.hour << 8
-        | moment.day << 16
-        | (year & 0x07) << 21
-        | moment.month << 24
-        | (year >> 3) << 28
-    )
-    return b"\x04\x6d" + struct.pack("<I", value)
-
-
 def wmbus_frame(
     records: bytes, *, device: str, access_number: int, key: bytes | None = None
 ) -> bytes:
-    """A wireless M-Bus telegram, frame format A with its CRCs removed as gateways forward it.
-
-    With a `key`, the records are encrypted in security mode 5: 2F2F first,
-    idle fillers to a whole block, AES-128-CBC with the IV of M, A and the
-    access number eight times.
-    """
-    link = address(MANUFACTURER, device, VERSION, COLD_WATER)
-    if key is None:
-        configuration = 0
-        payload = records
-    else:
-        plain = b"\x2f\x2f" + records
-        plain += b"\x2f" * (-len(plain) % 16)
-        configuration = (5 << 8) | ((len(plain) // 16) << 4)
-        encryptor = Cipher(
-            algorithms.AES(key), modes.CBC(link + bytes([access_number]) * 8)
-        ).encryptor()
-        payload = encryptor.update(plain) + encryptor.finalize()
-    body = (
-        b"\x44"  # C field: SND_NR
-        + link
-        + bytes([0x7A, access_number, 0x00])  # short TPL header: CI, access number, status
-        + struct.pack("<H", configuration)
-        + payload
+    """A cold-water meter's wireless M-Bus telegram (see openamr.demo.telegrams.wmbus)."""
+    return wmbus(
+        records,
+        manufacturer=MANUFACTURER,
+        device_id=device,
+        version=VERSION,
+        device_type=COLD_WATER,
+        access_number=access_number,
+        key=key,
     )
-    return bytes([len(body)]) + body
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,11 @@ from sqlalchemy.engine import Engine
 from openamr.collect.gateways import register_gateway
 from openamr.collect.portfolio import import_portfolio, read_portfolio_csv
 from openamr.db import is_sqlite
+from openamr.demo.telegrams import date_time, volume_litres, wmbus
 from openamr.settings import Settings, normalise_database_url
 from openamr.store.schema import reading, rejected_input, telegram
 from tests.conftest import ADMIN_URL
 from tests.helpers import NOW, OPERATOR, PORTFOLIO_HEADER
-from tests.telegram_builder import date_time, volume_litres, wmbus
 
 BROKER = (
     os.environ.get("OPENAMR_TEST_MQTT_HOST", "127.0.0.1"),

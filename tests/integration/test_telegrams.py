@@ -18,13 +18,13 @@ from openamr.collect.portfolio import import_portfolio, read_portfolio_csv
 from openamr.collect.rejections import Rejection, keep_rejections
 from openamr.collect.reprocess import reprocess_rejected_telegrams
 from openamr.collect.telegrams import build_telegram_ingest
+from openamr.demo.telegrams import date_time, volume_litres, wmbus
 from openamr.present.series import point_series
 from openamr.settings import MasterKey, Settings
 from openamr.store import queries
 from openamr.store.schema import reading, rejected_input, telegram
 from openamr.validate import Resolution
 from tests.helpers import NOW, OPERATOR, PORTFOLIO_HEADER
-from tests.telegram_builder import date_time, volume_litres, wmbus
 
 WATER = (
     "Hem AB,Uppsala Kåbo 1:23,Kåbovägen 12A,{apartment},cold_water,{id},m3,8,"

@@ -1,9 +1,10 @@
-"""Wireless M-Bus telegrams built for tests: OMS layout, plaintext or security mode 5.
+"""Wireless M-Bus telegrams as a water or heat meter sends them: OMS layout, plain or mode 5.
 
-The vectors of ../shared/testdata are real telegrams with fixed values; the
-pipeline's tests need a meter whose register moves, so they build their own
-telegrams the way a meter does: link layer (L, C, M, A), a short TPL header
-(CI 7A, access number, status, configuration word), and data records.
+For the demo, the tests and the benchmarks, which need meters whose registers
+move (the shared vectors are real telegrams with fixed values): a link layer
+(L, C, M, A) with its CRCs removed as gateways forward it, a short transport
+header (CI 7A, access number, status, configuration word) and data records,
+encrypted in security mode 5 when a key is given.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def manufacturer_field(code: str) -> bytes:
 
 
 def address(code: str, device_id: str, version: int, device_type: int) -> bytes:
-    """The link layer's M and A fields: manufacturer, BCD id (least significant first), version, type."""
+    """The link layer's M and A fields: manufacturer, BCD id (lowest byte first), version, type."""
     return manufacturer_field(code) + bytes.fromhex(device_id)[::-1] + bytes([version, device_type])
 
 
