@@ -18,9 +18,11 @@ so a family that has neither still is a :class:`Family`):
 The families derive from :class:`openamr.collect.decoders._common.ManufacturerFamily`,
 which supplies the defaults (decline, no change, no names, no layouts).
 
-The protocol layers call :func:`family_for` once per telegram;
-:func:`status_bit_names` and :func:`known_compact_layouts` answer for the
-family of a telegram and for all families.
+The protocol layers call :func:`family_for` once per telegram (it keeps the
+registry's answer per device and CI field);
+:func:`status_bit_names` (:func:`family_status_bits` once the family is
+known) and :func:`known_compact_layouts` answer for the family of a telegram
+and for all families.
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ class Family(Protocol):
     name: str  # stable: stored with every telegram the family took part in
 
     def claims(self, device: Device, ci: int) -> bool:
-        """Whether this family speaks for a telegram from ``device`` with CI field ``ci``."""
+        """Whether this family speaks for a telegram from ``device`` with CI field ``ci``.
+
+        Decided by ``device`` and ``ci`` alone: :func:`family_for` keeps the answer.
+        """
         ...
 
     def decode_payload(
@@ -99,7 +104,58 @@ FAMILIES: list[Family] = [
 
 def family_for(device: Device, ci: int) -> Family | None:
     """The first registered family that claims this telegram, if any."""
-    return next((family for family in FAMILIES if family.claims(device, ci)), None)
+    return _CLAIMED.family_for(device, ci)
+
+
+_ClaimKey = tuple[str, str, int, int, str, int]  # a device's fields, and the CI field
+
+
+class _ClaimedBy:
+    """Which registered family claims a telegram, kept by its device and CI field.
+
+    ``claims`` is asked about nothing but the device and the CI field, and a
+    meter sends the same ones every time, so the registry is asked once per
+    meter and CI instead of family by family per telegram. What is kept is
+    the claiming family's place in the registry, and only for the registry as
+    it was asked: when :data:`FAMILIES` is replaced or changed (as tests do),
+    or more than ``limit`` answers are kept, they are forgotten.
+    """
+
+    _NONE = -1  # no family claims it
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        # The registry asked and its answers, replaced together.
+        self._kept: tuple[tuple[Family, ...], dict[_ClaimKey, int]] = ((), {})
+
+    def family_for(self, device: Device, ci: int) -> Family | None:
+        registry = tuple(FAMILIES)
+        asked, places = self._kept
+        if registry != asked:  # the same families compare equal at once
+            places = {}
+            self._kept = (registry, places)
+        # Every field of the device: hashing the Device itself runs Python code.
+        key = (
+            device.manufacturer,
+            device.id,
+            device.version,
+            device.device_type,
+            device.medium,
+            ci,
+        )
+        place = places.get(key)
+        if place is None:
+            place = next(
+                (index for index, family in enumerate(registry) if family.claims(device, ci)),
+                self._NONE,
+            )
+            if len(places) >= self._limit:
+                places.clear()
+            places[key] = place
+        return None if place == self._NONE else registry[place]
+
+
+_CLAIMED = _ClaimedBy(limit=65536)
 
 
 def status_bit_names(device: Device, ci: int) -> Mapping[int, str]:
@@ -107,7 +163,11 @@ def status_bit_names(device: Device, ci: int) -> Mapping[int, str]:
 
     A bit without a name stays the protocol layer's ``manufacturer_status_xx``.
     """
-    family = family_for(device, ci)
+    return family_status_bits(family_for(device, ci), device)
+
+
+def family_status_bits(family: Family | None, device: Device) -> Mapping[int, str]:
+    """:func:`status_bit_names` for a telegram whose family is already known."""
     # getattr, not isinstance: a runtime-checkable protocol's check inspects the
     # class on every call, which cost more than decoding the telegram's records.
     names = getattr(family, "status_bits", None)

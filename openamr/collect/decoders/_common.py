@@ -8,7 +8,6 @@ raises only the :class:`UnableToDecodeTelegram` reasons it chooses.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import date
 
 from openamr.collect.mbus.model import (
@@ -18,6 +17,7 @@ from openamr.collect.mbus.model import (
     RecordValue,
     UnsupportedTelegram,
 )
+from openamr.collect.mbus.records import restated
 
 Decoded = tuple[tuple[Record, ...], tuple[str, ...]]
 
@@ -132,7 +132,7 @@ def derived(
     source: Record, quantity: str, value: RecordValue, unit: str | None, description: str
 ) -> Record:
     """A record that says what ``source`` (a manufacturer-specific one) means, in its place."""
-    return replace(source, quantity=quantity, value=value, unit=unit, description=description)
+    return restated(source, quantity, value, unit, description)
 
 
 def require(payload: bytes, length: int, what: str) -> None:

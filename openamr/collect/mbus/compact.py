@@ -39,7 +39,12 @@ from openamr.collect.mbus.model import (
     UnableToDecodeTelegram,
     UnknownLayout,
 )
-from openamr.collect.mbus.records import RecordSpec, resolve_records, split_layout
+from openamr.collect.mbus.records import (
+    RecordSpec,
+    full_frame_layout,
+    resolve_records,
+    split_layout,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +116,7 @@ class LayoutCache:
         Raises BadFrame or UnsupportedTelegram, as ``parse_records`` does, when
         ``data`` is not a readable full frame.
         """
-        layout = _layout(data, with_data=True)
+        layout = _full_frame_layout(data)
         with self._lock:
             _keep(self._by_meter, _meter_key(device, layout.signature), layout, self._max)
             _keep(self._by_model, _model_key(device, layout.signature), layout, self._max)
@@ -231,8 +236,18 @@ def _split_data(layout: Layout, body: bytes) -> list[bytes]:
 
 
 def _layout(data: bytes, *, with_data: bool) -> Layout:
-    specs, leading_fillers = split_layout(bytes(data), with_data=with_data)
-    dif_vif = b"".join(spec.header for spec in specs)
+    if with_data:
+        return _full_frame_layout(data)
+    specs, leading_fillers = split_layout(bytes(data), with_data=False)
+    return _interned(specs, leading_fillers, b"".join(spec.header for spec in specs))
+
+
+def _full_frame_layout(data: bytes) -> Layout:
+    """The layout of a full frame: every full frame is learnt, and its plan has it ready."""
+    return _interned(*full_frame_layout(data))
+
+
+def _interned(specs: tuple[RecordSpec, ...], leading_fillers: int, dif_vif: bytes) -> Layout:
     known = _INTERNED.get(dif_vif)
     if known is not None and known.leading_fillers == leading_fillers:
         return known

@@ -5,22 +5,22 @@ Polynomial x^16 + x^13 + x^12 + x^11 + x^10 + x^8 + x^6 + x^5 + x^2 + 1
 sends it most significant byte first; the ELL payload CRC is stored least
 significant byte first.
 
-Every wireless telegram costs one or two CRCs (a frame of L + 1 bytes is format
-B only if its CRC verifies), so the CRC runs two bytes per step: a 16-bit CRC
-that takes in 16 more bits is a function of their XOR alone, which one table of
-65,536 entries answers. The bytes are read as native 16-bit words, so the table
-is indexed, and answers, in the machine's byte order (see :func:`_word_table`).
+Every wireless frame costs a CRC (one of L + 1 bytes is format B only if its
+CRC verifies), so it is taken four bytes per step ("slicing by four"): the
+register after four bytes is the XOR of what its high byte XOR the first
+byte, its low byte XOR the second, and the third and fourth bytes each become
+after the shifts still to come. Four tables of 256 entries answer those; a
+table of 65,536 entries for a whole 16-bit step measured no faster on real
+traffic, as it does not stay in the processor's cache.
 """
 
 from __future__ import annotations
-
-import sys
 
 _POLYNOMIAL = 0x3D65
 
 
 def _table() -> tuple[int, ...]:
-    """The CRC register after shifting in one byte, for each register high byte XOR that byte."""
+    """The register after shifting in one byte, for each register high byte XOR that byte."""
     table = []
     for byte in range(256):
         crc = byte << 8
@@ -33,42 +33,35 @@ def _table() -> tuple[int, ...]:
 _TABLE = _table()
 
 
-def _word_table() -> list[int]:
-    """The register after shifting in two bytes, for each register XOR those two bytes.
-
-    Indexed by the two bytes as one native word and giving the register in
-    the same order: on a little-endian machine the word of bytes ``b0 b1`` is
-    ``b1 << 8 | b0``, so entry ``v`` is the byte-swapped result for the
-    register value ``swap(v)``. A list rather than an array: its items need
-    no conversion when read, which is most of the step's cost.
-    """
-    words = []
-    for high in range(256):  # the register's high byte XOR the first data byte
-        first = _TABLE[high]
-        for low in range(256):  # the register's low byte XOR the second data byte
-            words.append(((first << 8) & 0xFFFF) ^ _TABLE[(first >> 8) ^ low])
-    if sys.byteorder == "big":
-        return words
-    return [_swapped(words[_swapped(value)]) for value in range(0x10000)]
+def _shifted(table: tuple[int, ...]) -> tuple[int, ...]:
+    """The table for a byte followed by one more zero byte than ``table``'s."""
+    return tuple(((crc << 8) & 0xFFFF) ^ _TABLE[crc >> 8] for crc in table)
 
 
-def _swapped(value: int) -> int:
-    return ((value & 0xFF) << 8) | (value >> 8)
-
-
-_WORD_TABLE = _word_table()
+# A byte followed by one, two and three bytes: what it becomes by the end of a step.
+_TABLE_1 = _shifted(_TABLE)
+_TABLE_2 = _shifted(_TABLE_1)
+_TABLE_3 = _shifted(_TABLE_2)
 
 
 def crc16_en13757(data: bytes) -> int:
     """The EN 13757-4 CRC of ``data``."""
-    size = len(data)
-    even = size - (size & 1)
-    crc = 0  # in native byte order while words are shifted in
-    table = _WORD_TABLE
-    for word in memoryview(data)[:even].cast("H"):
-        crc = table[crc ^ word]
-    if sys.byteorder == "little":
-        crc = _swapped(crc)
-    if size & 1:
-        crc = ((crc << 8) & 0xFFFF) ^ _TABLE[(crc >> 8) ^ data[even]]
-    return crc ^ 0xFFFF
+    return crc16_register(data) ^ 0xFFFF
+
+
+def crc16_register(data: bytes, register: int = 0) -> int:
+    """The CRC register after shifting in ``data`` from ``register``, not yet complemented.
+
+    Data that starts with known bytes continues from their register:
+    ``crc16_register(a + b) == crc16_register(b, crc16_register(a))``.
+    """
+    t0, t1, t2, t3 = _TABLE, _TABLE_1, _TABLE_2, _TABLE_3
+    whole = len(data) & ~3
+    crc = register
+    for b0, b1, b2, b3 in zip(
+        data[0:whole:4], data[1:whole:4], data[2:whole:4], data[3:whole:4], strict=True
+    ):
+        crc = t3[(crc >> 8) ^ b0] ^ t2[(crc & 0xFF) ^ b1] ^ t1[b2] ^ t0[b3]
+    for byte in data[whole:]:
+        crc = ((crc << 8) & 0xFFFF) ^ t0[(crc >> 8) ^ byte]
+    return crc

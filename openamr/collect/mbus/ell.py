@@ -12,7 +12,7 @@ that is still encrypted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple, NoReturn
 
 from openamr.collect.mbus._reader import Reader
 from openamr.collect.mbus.crc import crc16_en13757
@@ -30,9 +30,11 @@ ENCRYPTION_NONE = 0
 ENCRYPTION_AES_CTR = 1
 
 
-@dataclass(frozen=True, slots=True)
-class ExtendedLinkLayer:
-    """One ELL's fields; ``body`` is what follows them, still encrypted if it was."""
+class ExtendedLinkLayer(NamedTuple):
+    """One ELL's fields; ``body`` is what follows them, still encrypted if it was.
+
+    A named tuple, as :class:`openamr.collect.mbus.link.LinkFrame`: one per telegram.
+    """
 
     ci: int
     communication_control: int
@@ -55,23 +57,31 @@ class ExtendedLinkLayer:
 
 def read_ell(ci: int, payload: bytes) -> ExtendedLinkLayer:
     """The ELL announced by ``ci`` at the start of ``payload``. Raises BadFrame."""
-    reader = Reader(payload, f"extended link layer (CI {ci:02X})")
-    communication_control = reader.byte("communication control")
-    access_number = reader.byte("access number")
-    receiver = None
-    if ci in (ELL_RECEIVER, ELL_RECEIVER_SESSION):
-        receiver = device_from_link_address(reader.take(8, "receiver address"))
-    session_number = None
-    if ci in (ELL_SESSION, ELL_RECEIVER_SESSION):
-        session_number = reader.take(4, "session number")
+    with_receiver = ci in (ELL_RECEIVER, ELL_RECEIVER_SESSION)
+    with_session = ci in (ELL_SESSION, ELL_RECEIVER_SESSION)
+    end = 2 + 8 * with_receiver + 4 * with_session
+    if len(payload) < end:
+        _cut_short(ci, payload, with_receiver=with_receiver)
+    receiver = device_from_link_address(payload[2:10]) if with_receiver else None
     return ExtendedLinkLayer(
         ci=ci,
-        communication_control=communication_control,
-        access_number=access_number,
+        communication_control=payload[0],
+        access_number=payload[1],
         receiver=receiver,
-        session_number=session_number,
-        body=reader.rest(),
+        session_number=payload[end - 4 : end] if with_session else None,
+        body=payload[end:],
     )
+
+
+def _cut_short(ci: int, payload: bytes, *, with_receiver: bool) -> NoReturn:
+    """Raise the BadFrame that names the field inside which a too short ELL ends."""
+    reader = Reader(payload, f"extended link layer (CI {ci:02X})")
+    reader.take(1, "communication control")
+    reader.take(1, "access number")
+    if with_receiver:
+        reader.take(8, "receiver address")
+    reader.take(4, "session number")  # only an ELL with a session number gets here
+    raise AssertionError(f"an ELL (CI {ci:02X}) of {len(payload)} bytes is not short")
 
 
 def payload_after_crc(body: bytes) -> bytes | None:

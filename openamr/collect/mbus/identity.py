@@ -6,10 +6,14 @@ transport header (EN 13757-7: ID, manufacturer, version, device type). The
 identification number is eight BCD digits, least significant byte first,
 printed as the meter prints it; a few manufacturers put hex digits there, and
 those are kept as they are.
+
+A meter names itself with the same bytes in every telegram, so each Device is
+built once and kept by those eight bytes (one cache per byte order).
 """
 
 from __future__ import annotations
 
+from openamr.collect.mbus._cache import METERS_KEPT, BoundedCache
 from openamr.collect.mbus.model import Device
 
 # EN 13757-7 device type (medium) codes and their names.
@@ -77,22 +81,32 @@ def identification(id_bytes: bytes) -> str:
 
 def device_from_link_address(address: bytes) -> Device:
     """The sender named by a wireless link address (8 bytes): M, ID (4), version, device type."""
-    return _device(
-        manufacturer=int.from_bytes(address[0:2], "little"),
-        id_bytes=address[2:6],
-        version=address[6],
-        device_type=address[7],
-    )
+    address = bytes(address)
+    device = _BY_LINK_ADDRESS.get(address)
+    if device is None:
+        device = _device(
+            manufacturer=int.from_bytes(address[0:2], "little"),
+            id_bytes=address[2:6],
+            version=address[6],
+            device_type=address[7],
+        )
+        _BY_LINK_ADDRESS.keep(address, device)
+    return device
 
 
 def device_from_long_header(address: bytes) -> Device:
     """The meter named by a long transport header (8 bytes): ID (4), M, version, device type."""
-    return _device(
-        manufacturer=int.from_bytes(address[4:6], "little"),
-        id_bytes=address[0:4],
-        version=address[6],
-        device_type=address[7],
-    )
+    address = bytes(address)
+    device = _BY_LONG_HEADER.get(address)
+    if device is None:
+        device = _device(
+            manufacturer=int.from_bytes(address[4:6], "little"),
+            id_bytes=address[0:4],
+            version=address[6],
+            device_type=address[7],
+        )
+        _BY_LONG_HEADER.keep(address, device)
+    return device
 
 
 def describe(device: Device) -> str:
@@ -111,3 +125,10 @@ def _device(*, manufacturer: int, id_bytes: bytes, version: int, device_type: in
         device_type=device_type,
         medium=medium_name(device_type),
     )
+
+
+# Devices by the exact eight address bytes that name them: a meter sends the
+# same address in every telegram, so its Device (FLAG letters, digits, medium
+# name) is built once. The bytes are all that _device reads.
+_BY_LINK_ADDRESS: BoundedCache[bytes, Device] = BoundedCache(METERS_KEPT)
+_BY_LONG_HEADER: BoundedCache[bytes, Device] = BoundedCache(METERS_KEPT)

@@ -17,16 +17,20 @@ often remove the CRCs before forwarding, so a frame is read like this:
 - exactly L + 1 + 2 × blocks bytes: format A with CRCs, every one checked;
 - anything else: a bad frame.
 
+Every CRC of a frame starts at its L field and runs over the link header (L,
+C, M, A), which a meter sends the same each time: the CRC register after a
+header is kept by the header's bytes, and only the rest is run per frame.
+
 A frame is taken as wired when it has the wired structure (68 L L 68) and
 its length does not fit a wireless frame whose L is 0x68.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from openamr.collect.mbus._reader import Reader
-from openamr.collect.mbus.crc import crc16_en13757
+from openamr.collect.mbus._cache import METERS_KEPT, BoundedCache
+from openamr.collect.mbus.crc import crc16_en13757, crc16_register
 from openamr.collect.mbus.identity import device_from_link_address
 from openamr.collect.mbus.model import BadFrame, Device, UnsupportedTelegram
 
@@ -34,6 +38,7 @@ WIRED_START = 0x68
 WIRED_SHORT_START = 0x10
 WIRED_STOP = 0x16
 WIRED_ACK = 0xE5
+_ACK_FRAME = bytes([WIRED_ACK])
 
 _FORMAT_A_FIRST_BLOCK = 10
 _FORMAT_A_BLOCK = 16
@@ -53,9 +58,12 @@ _WIRED_REQUESTS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class LinkFrame:
-    """What the link layer hands up: the first CI field and what follows it."""
+class LinkFrame(NamedTuple):
+    """What the link layer hands up: the first CI field and what follows it.
+
+    A named tuple (as the transport header and the ELL are): one is built for
+    every telegram, and a frozen dataclass takes several times as long to build.
+    """
 
     link: str  # "mbus" or "wmbus"
     c_field: int
@@ -78,7 +86,7 @@ def read_frame(data: bytes) -> LinkFrame:
 
 def looks_wired(data: bytes) -> bool:
     """Whether ``data`` is a wired M-Bus frame rather than a wireless one."""
-    if data == bytes([WIRED_ACK]):
+    if data == _ACK_FRAME:
         return True
     if data[0] == WIRED_SHORT_START and len(data) == 5:
         return True
@@ -96,7 +104,7 @@ def read_wired_frame(data: bytes) -> LinkFrame:
     Raises BadFrame for a damaged frame and UnsupportedTelegram for frames that
     carry no reading (E5, short frames, requests from the master).
     """
-    if data == bytes([WIRED_ACK]):
+    if data == _ACK_FRAME:
         raise UnsupportedTelegram("a single-character acknowledgement (E5) carries no reading")
     if data[0] == WIRED_SHORT_START:
         if len(data) != 5:
@@ -148,18 +156,16 @@ def read_wireless_frame(data: bytes) -> LinkFrame:
     plain, note = _remove_crcs(data)
     if len(plain) < _WIRELESS_HEADER + 1:
         raise BadFrame("wireless frame ends before its CI field")
-    reader = Reader(plain, "wireless link layer")
-    header = reader.take(_WIRELESS_HEADER, "header")
-    ci = reader.byte("CI field")
+    header = plain[:_WIRELESS_HEADER]
     return LinkFrame(
-        link="wmbus",
-        c_field=header[1],
-        ci=ci,
-        payload=reader.rest(),
-        header=header,
-        sender=device_from_link_address(header[2:10]),
-        primary_address=None,
-        notes=(note,),
+        "wmbus",
+        header[1],  # C field
+        plain[_WIRELESS_HEADER],  # CI field
+        plain[_WIRELESS_HEADER + 1 :],  # payload
+        header,
+        device_from_link_address(header[2:10]),  # sender
+        None,  # primary address
+        (note,),
     )
 
 
@@ -220,7 +226,7 @@ def _strip_format_a(data: bytes) -> bytes:
 def _checked_block(data: bytes, start: int, size: int, number: int) -> bytes:
     block = data[start : start + size]
     sent = int.from_bytes(data[start + size : start + size + 2], "big")
-    computed = crc16_en13757(block)
+    computed = _frame_crc(data, size) if start == 0 else crc16_en13757(block)
     if sent != computed:
         raise BadFrame(
             f"link CRC of block {number} does not match: sent {sent:04X}, computed {computed:04X}"
@@ -234,7 +240,8 @@ def _strip_format_b(data: bytes) -> bytes | None:
     if length <= _FORMAT_B_SINGLE_CRC_MAX_L:
         if len(data) < _WIRELESS_HEADER + 3:
             return None
-        return data[:-2] if _crc_at(data, 0, len(data) - 2) else None
+        verified = _frame_crc(data, len(data) - 2) == int.from_bytes(data[-2:], "big")
+        return data[:-2] if verified else None
     first_end = _FORMAT_B_FIRST_PART
     if not (_crc_at(data, 0, first_end) and _crc_at(data, first_end + 2, len(data) - 2)):
         return None
@@ -242,7 +249,22 @@ def _strip_format_b(data: bytes) -> bytes | None:
 
 
 def _crc_at(data: bytes, start: int, end: int) -> bool:
-    return crc16_en13757(data[start:end]) == int.from_bytes(data[end : end + 2], "big")
+    computed = _frame_crc(data, end) if start == 0 else crc16_en13757(data[start:end])
+    return computed == int.from_bytes(data[end : end + 2], "big")
+
+
+# The CRC register after a link header (L, C, M, A), by its bytes: every CRC of a
+# frame runs over its header first, and a meter sends the same header each time.
+_HEADER_REGISTERS: BoundedCache[bytes, int] = BoundedCache(METERS_KEPT)
+
+
+def _frame_crc(data: bytes, end: int) -> int:
+    """The CRC of ``data[:end]``: a frame from its L field on, ``end`` not inside its header."""
+    header = bytes(data[:_WIRELESS_HEADER])
+    register = _HEADER_REGISTERS.get(header)
+    if register is None:
+        register = _HEADER_REGISTERS.keep(header, crc16_register(header))
+    return crc16_register(data[_WIRELESS_HEADER:end], register) ^ 0xFFFF
 
 
 def _check_wired_checksum(covered: bytes, sent: int, what: str) -> None:

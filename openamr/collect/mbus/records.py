@@ -9,7 +9,9 @@ layout in every telegram, so the work is done once:
 - each telegram layout, once walked, is kept as a plan: where every header
   sits and where every data field starts. A telegram of the same length whose
   bytes at those places are those headers is read without walking, one value
-  conversion per record.
+  conversion per record. A layout with variable-length data has no fixed
+  places: its plan is kept for the same bytes only, which a collector reads
+  twice (parsed, then learnt as a compact frame's layout).
 
 Units and quantity names are those of :mod:`openamr.collect.mbus.vif`.
 
@@ -35,6 +37,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from operator import itemgetter
 
+from openamr.collect.mbus._cache import BoundedCache
 from openamr.collect.mbus.datatypes import (
     DATA_LENGTHS,
     LVAR,
@@ -80,6 +83,7 @@ _TIME_POINT_QUANTITIES = frozenset({"date", "date_time"})
 _MAX_KEPT_SPECS = 65536  # record headers
 _MAX_KEPT_LENGTHS = 1024  # telegram lengths with plans
 _MAX_PLANS_PER_LENGTH = 8  # layouts of one telegram length
+_MAX_VARIABLE_PLANS = 4  # telegrams just parsed whose layout has variable-length data
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +138,7 @@ def parse_records(data: bytes) -> tuple[Record, ...]:
     """
     if type(data) is not bytes:
         data = bytes(data)
-    plan = _known_plan(data)
-    if plan is None:
-        plan = _walk(data)
-        _keep_plan(len(data), plan)
+    plan = _plan_of(data)
     records: list[Record] = []
     append = records.append
     for spec, start, end in plan.steps:  # RecordSpec.record, inlined: the hot loop
@@ -157,9 +158,8 @@ def parse_records(data: bytes) -> tuple[Record, ...]:
             )
         )
     if plan.profiles:
-        specs = [spec for spec, _, _ in plan.steps]
         offsets = [start - len(spec.header) for spec, start, _ in plan.steps]
-        return resolve_records(records, specs, offsets=offsets)
+        return resolve_records(records, plan.specs, offsets=offsets)
     return with_time_points(records) if plan.time_points else tuple(records)
 
 
@@ -180,6 +180,8 @@ class _Plan:
     time_points: bool
     leading_fillers: int
     profiles: bool  # some record is a compact profile, to be expanded
+    specs: tuple[RecordSpec, ...]  # the layout: each step's spec, in order
+    dif_vif: bytes  # the layout's record headers, concatenated, as a format signature covers them
 
 
 def _walk(data: bytes) -> _Plan:
@@ -224,7 +226,11 @@ def _walk(data: bytes) -> _Plan:
         pos += length
     pick = _picker(slices) if fixed and slices else None
     headers = tuple(data[part] for part in slices)
-    return _Plan(tuple(steps), headers, pick, time_points, leading_fillers, profiles)
+    specs = tuple(spec for spec, _, _ in steps)
+    dif_vif = b"".join(spec.header for spec in specs)
+    return _Plan(
+        tuple(steps), headers, pick, time_points, leading_fillers, profiles, specs, dif_vif
+    )
 
 
 def _picker(slices: list[slice]) -> Callable[[bytes], tuple[bytes, ...]]:
@@ -234,19 +240,25 @@ def _picker(slices: list[slice]) -> Callable[[bytes], tuple[bytes, ...]]:
     return itemgetter(*slices)
 
 
-def _known_plan(data: bytes) -> _Plan | None:
+def _plan_of(data: bytes) -> _Plan:
+    """The plan of ``data``: a kept one that fits it, or the walk's, kept for the next telegram."""
     for plan in _PLANS.get(len(data), ()):
         if plan.pick is not None and plan.pick(data) == plan.headers:
             return plan
-    return None
+    found = _VARIABLE_PLANS.get(data)
+    if found is None:
+        found = _walk(data)
+        _keep_plan(data, found)
+    return found
 
 
-def _keep_plan(length: int, plan: _Plan) -> None:
+def _keep_plan(data: bytes, plan: _Plan) -> None:
     if plan.pick is None:
+        _VARIABLE_PLANS.keep(data, plan)
         return
     if len(_PLANS) >= _MAX_KEPT_LENGTHS:
         _PLANS.clear()
-    plans = _PLANS.setdefault(length, [])
+    plans = _PLANS.setdefault(len(data), [])
     if len(plans) >= _MAX_PLANS_PER_LENGTH:
         del plans[0]
     plans.append(plan)
@@ -319,6 +331,28 @@ def _record_factory() -> Callable[
 _new_record = _record_factory()
 
 
+def restated(
+    record: Record, quantity: str, value: RecordValue, unit: str | None, description: str
+) -> Record:
+    """``record`` with another quantity, value, unit and description; its place in the meter kept.
+
+    What a manufacturer family makes of a record the standard layer kept raw:
+    ``dataclasses.replace`` with these four fields, built as fast as a parsed record.
+    """
+    return _new_record(
+        quantity,
+        value,
+        unit,
+        record.storage,
+        record.tariff,
+        record.subunit,
+        record.function,
+        record.at,
+        description,
+        record.raw,
+    )
+
+
 def split_layout(data: bytes, *, with_data: bool) -> tuple[tuple[RecordSpec, ...], int]:
     """The record specs of a telegram's layout, and how many idle fillers lead it.
 
@@ -328,8 +362,8 @@ def split_layout(data: bytes, *, with_data: bool) -> tuple[tuple[RecordSpec, ...
     them. Raises as :func:`parse_records` does.
     """
     if with_data:
-        plan = _known_plan(data) or _walk(data)
-        return tuple(spec for spec, _, _ in plan.steps), plan.leading_fillers
+        plan = _plan_of(data)
+        return plan.specs, plan.leading_fillers
     specs: list[RecordSpec] = []
     leading_fillers = 0
     end = len(data)
@@ -348,6 +382,19 @@ def split_layout(data: bytes, *, with_data: bool) -> tuple[tuple[RecordSpec, ...
         header = data[start:pos]
         specs.append(_SPECS.get(header) or _learn_spec(header))
     return tuple(specs), leading_fillers
+
+
+def full_frame_layout(data: bytes) -> tuple[tuple[RecordSpec, ...], int, bytes]:
+    """A full frame's layout: its record specs, leading idle fillers and DIF..VIFE bytes.
+
+    As :func:`split_layout` with data, and the record headers concatenated,
+    as a format signature covers them; all kept with the layout's plan.
+    Raises as :func:`parse_records` does.
+    """
+    if type(data) is not bytes:
+        data = bytes(data)
+    plan = _plan_of(data)
+    return plan.specs, plan.leading_fillers, plan.dif_vif
 
 
 def _lvar_field_length(data: bytes, pos: int, end: int, start: int) -> int:
@@ -658,6 +705,10 @@ def _day(point: date) -> date:
 
 _SPECS: dict[bytes, RecordSpec] = {}
 _PLANS: dict[int, list[_Plan]] = {}
+# Plans of layouts with variable-length data, which fit only their own telegram,
+# by its application data: a full frame is parsed, then at once learnt from the
+# same bytes (a few, for decoders running in threads).
+_VARIABLE_PLANS: BoundedCache[bytes, _Plan] = BoundedCache(_MAX_VARIABLE_PLANS)
 _SPECIAL = {
     _MANUFACTURER_DATA: _manufacturer_data(_MANUFACTURER_DATA, "manufacturer-specific data"),
     _MORE_RECORDS_FOLLOW: _manufacturer_data(

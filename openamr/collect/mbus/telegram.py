@@ -25,11 +25,11 @@ from __future__ import annotations
 import logging
 import re
 import struct
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NoReturn
 
-from openamr.collect.decoders import Family, family_for, status_bit_names
+from openamr.collect.decoders import Family, family_for, family_status_bits
 from openamr.collect.mbus.afl import AFL_CI, AuthenticationLayer, read_afl
 from openamr.collect.mbus.compact import LayoutCache, parse_compact
 from openamr.collect.mbus.ell import (
@@ -170,7 +170,7 @@ class _KeyLookupFailed(Exception):
         self.original = original
 
 
-@dataclass
+@dataclass(slots=True)
 class _Path:
     """What the outer layers found, for the layers inside them."""
 
@@ -195,7 +195,7 @@ class _Decoder:
         self._key = key
         self._layouts = layouts
         self._allow_pre_decrypted = allow_pre_decrypted
-        self._looked_up: dict[Device, bytes | None] = {}
+        self._looked_up: dict[Device, tuple[bytes | None]] = {}  # the answer, once asked
 
     def run(self, data: bytes) -> Telegram:
         frame = read_frame(data)
@@ -223,7 +223,7 @@ class _Decoder:
         ci, payload = path.link.ci, path.link.payload
         sender = path.link.sender
         assert sender is not None  # every wireless frame names its sender
-        with _naming(sender):
+        try:
             if ci in ELL_CIS:
                 ci, payload = self._open_ell(path, ci, payload, sender)
             if ci == AFL_CI:
@@ -238,6 +238,9 @@ class _Decoder:
             if ci in MANUFACTURER_CIS:
                 return self._manufacturer(path, ci, payload, sender)
             kind, content = _application_ci(ci, "wireless M-Bus")
+        except UnableToDecodeTelegram as exc:
+            _name_sender(exc, sender)
+            raise
         return self._transport(path, ci, kind, content, payload)
 
     def _open_ell(self, path: _Path, ci: int, payload: bytes, sender: Device) -> tuple[int, bytes]:
@@ -290,28 +293,28 @@ class _Decoder:
     def _transport(
         self, path: _Path, ci: int, kind: HeaderKind, content: Content, payload: bytes
     ) -> Telegram:
-        with _naming(path.link.sender):
+        try:
             header, data = read_header(kind, payload)
+        except UnableToDecodeTelegram as exc:
+            _name_sender(exc, path.link.sender)
+            raise
         device = header.meter or path.link.sender
         if device is None:
             # Only a wired application error can get here: CI 70 names no meter.
             raise UnableToDecodeTelegram(
                 f"the meter reports an application error: {_first_byte_error(data)}"
             )
-        with _naming(device):
+        try:
             if header.meter is not None and path.link.sender not in (None, header.meter):
                 assert path.link.sender is not None
                 path.notes.append(f"sent through {describe(path.link.sender)}")
-            if content is Content.ERROR:
-                raise UnableToDecodeTelegram(
-                    f"{describe(device)} reports an application error: {_first_byte_error(data)}"
-                )
-            if content is Content.ALARM:
-                raise UnsupportedTelegram(f"alarm telegrams (CI {ci:02X}) are not decoded")
-            if content is Content.FORMAT:
-                raise UnsupportedTelegram(f"format frames (CI {ci:02X}) are not decoded")
+            if content in _WITHOUT_READINGS:
+                _reject_content(content, ci, device, data)
             application = self._open_transport(path, ci, header, data, device)
             return self._application(path, ci, header, content, application, device)
+        except UnableToDecodeTelegram as exc:
+            _name_sender(exc, device)
+            raise
 
     def _open_transport(
         self, path: _Path, ci: int, header: TransportHeader, data: bytes, device: Device
@@ -420,12 +423,20 @@ class _Decoder:
                 signature = int.from_bytes(compact[:2], "little") if len(compact) >= 2 else None
                 records = self._compact(compact, device)
             if family is not None:
-                with _foreign(f"family {family.name} (interpret)"):
+                try:
                     records, family_flags = family.interpret(device, records)
+                except _PASSED_ON:
+                    raise
+                except Exception as exc:
+                    raise _foreign(f"family {family.name} (interpret)", exc) from exc
         status_names: Mapping[int, str] = {}
         if family is not None and header.status is not None:
-            with _foreign(f"family {family.name} (status bits)"):
-                status_names = status_bit_names(device, ci)
+            try:
+                status_names = family_status_bits(family, device)
+            except _PASSED_ON:
+                raise
+            except Exception as exc:
+                raise _foreign(f"family {family.name} (status bits)", exc) from exc
         return Telegram(
             device=device,
             link=path.link.link,
@@ -473,12 +484,20 @@ class _Decoder:
         self, path: _Path, family: Family, device: Device, ci: int, payload: bytes
     ) -> tuple[tuple[Record, ...], tuple[str, ...]] | None:
         key = self._key_for(device)
-        with _foreign(f"family {family.name}"):
+        try:
             return family.decode_payload(device, ci, payload, key=key, header=path.link.header)
+        except _PASSED_ON:
+            raise
+        except Exception as exc:
+            raise _foreign(f"family {family.name}", exc) from exc
 
     def _records(self, application: bytes, device: Device, path: _Path) -> tuple[Record, ...]:
-        with _foreign("the application layer (EN 13757-3 records)"):
+        try:
             records = parse_records(application)
+        except _PASSED_ON:
+            raise
+        except Exception as exc:
+            raise _foreign("the application layer (EN 13757-3 records)", exc) from exc
         if self._layouts is not None:
             try:
                 self._layouts.learn(device, application)
@@ -489,22 +508,41 @@ class _Decoder:
 
     def _compact(self, compact: bytes, device: Device) -> tuple[Record, ...]:
         layouts = self._layouts if self._layouts is not None else LayoutCache()
-        with _foreign("the compact frame layer"):
+        try:
             return parse_compact(device, compact, layouts)
+        except _PASSED_ON:
+            raise
+        except Exception as exc:
+            raise _foreign("the compact frame layer", exc) from exc
 
     def _key_for(self, device: Device) -> bytes | None:
         if self._key is not None:
-            return _checked_key(self._key, "the key given")
+            return _checked_key(self._key, None)
         if self._keys is None:
             return None
-        if device not in self._looked_up:
+        looked_up = self._looked_up.get(device)
+        if looked_up is None:
             try:
-                found = self._keys(device)
+                looked_up = (self._keys(device),)
             except Exception as exc:
                 raise _KeyLookupFailed(exc) from exc
-            self._looked_up[device] = found
-        found = self._looked_up[device]
-        return None if found is None else _checked_key(found, f"the key of {describe(device)}")
+            self._looked_up[device] = looked_up
+        found = looked_up[0]
+        return None if found is None else _checked_key(found, device)
+
+
+# What some CI fields announce instead of readings: one look-up rules them out.
+_WITHOUT_READINGS = frozenset({Content.ERROR, Content.ALARM, Content.FORMAT})
+
+
+def _reject_content(content: Content, ci: int, device: Device, data: bytes) -> NoReturn:
+    if content is Content.ERROR:
+        raise UnableToDecodeTelegram(
+            f"{describe(device)} reports an application error: {_first_byte_error(data)}"
+        )
+    if content is Content.ALARM:
+        raise UnsupportedTelegram(f"alarm telegrams (CI {ci:02X}) are not decoded")
+    raise UnsupportedTelegram(f"format frames (CI {ci:02X}) are not decoded")
 
 
 def _application_ci(ci: int, link: str) -> tuple[HeaderKind, Content]:
@@ -515,12 +553,18 @@ def _application_ci(ci: int, link: str) -> tuple[HeaderKind, Content]:
 
 
 def _family(device: Device, ci: int) -> Family | None:
-    with _foreign("the family registry"):
+    try:
         return family_for(device, ci)
+    except _PASSED_ON:
+        raise
+    except Exception as exc:
+        raise _foreign("the family registry", exc) from exc
 
 
-def _checked_key(key: bytes, what: str) -> bytes:
+def _checked_key(key: bytes, device: Device | None) -> bytes:
+    """The key as bytes; WrongKey unless AES-128. ``device`` owns it; None: the key given."""
     if len(key) != KEY_SIZE:
+        what = "the key given" if device is None else f"the key of {describe(device)}"
         raise WrongKey(f"{what} is {len(key)} bytes; AES-128 needs {KEY_SIZE}")
     return bytes(key)
 
@@ -540,26 +584,29 @@ def _unique(flags: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(flags))
 
 
-@contextmanager
-def _naming(device: Device | None) -> Iterator[None]:
-    """Attach the sender to any rejection raised once a header named it."""
-    try:
-        yield
-    except UnableToDecodeTelegram as exc:
-        if exc.device is None:
-            exc.device = device
-        raise
+# Plain try/except rather than context managers below: a context manager costs
+# an object and two calls per use, and a telegram passes through a dozen uses.
 
 
-@contextmanager
-def _foreign(layer: str) -> Iterator[None]:
-    """Wrap what another layer raises into a rejection that names the layer."""
-    try:
-        yield
-    except (UnableToDecodeTelegram, _KeyLookupFailed):
-        raise
-    except (LookupError, ValueError, ArithmeticError, struct.error) as exc:
-        raise BadFrame(f"{layer} could not read the data: {type(exc).__name__}: {exc}") from exc
-    except Exception as exc:
-        logger.warning("%s failed", layer, exc_info=True)
-        raise UnsupportedTelegram(f"{layer} failed: {type(exc).__name__}: {exc}") from exc
+def _name_sender(rejection: UnableToDecodeTelegram, device: Device | None) -> None:
+    """Attach the sender to a rejection raised once a header named it, unless it names one."""
+    if rejection.device is None:
+        rejection.device = device
+
+
+# What another layer may raise as it is: our rejections, and the caller's key lookup failing.
+_PASSED_ON = (UnableToDecodeTelegram, _KeyLookupFailed)
+
+
+def _foreign(layer: str, exc: Exception) -> UnableToDecodeTelegram:
+    """The rejection that names the layer for anything else it raised.
+
+    For ``except _PASSED_ON: raise`` followed by
+    ``except Exception as exc: raise _foreign(layer, exc) from exc``. A lookup,
+    value or arithmetic error means the layer could not read the data; any
+    other exception is a defect of the layer, logged here with its traceback.
+    """
+    if isinstance(exc, (LookupError, ValueError, ArithmeticError, struct.error)):
+        return BadFrame(f"{layer} could not read the data: {type(exc).__name__}: {exc}")
+    logger.warning("%s failed", layer, exc_info=True)
+    return UnsupportedTelegram(f"{layer} failed: {type(exc).__name__}: {exc}")

@@ -15,8 +15,8 @@ specific.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple, NoReturn
 
 from openamr.collect.mbus._reader import Reader
 from openamr.collect.mbus.identity import device_from_long_header
@@ -98,9 +98,11 @@ _SECURITY_MODE_NAMES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class TransportHeader:
-    """The transport header of one telegram; all None for CI fields without a header."""
+class TransportHeader(NamedTuple):
+    """The transport header of one telegram; all None for CI fields without a header.
+
+    A named tuple, as :class:`openamr.collect.mbus.link.LinkFrame`: one per telegram.
+    """
 
     kind: HeaderKind
     access_number: int | None = None
@@ -128,40 +130,55 @@ class TransportHeader:
         return (extension >> 4) & 0x03
 
 
+_METER_ADDRESS = 8  # long header: ID (4), M (2), version, device type
+_SHORT_HEADER = 4  # access number, status, configuration field (2)
+_NO_HEADER = TransportHeader(kind=HeaderKind.NONE)
+_NONE, _LONG = HeaderKind.NONE, HeaderKind.LONG  # read once: an enum member lookup is not free
+
+
 def security_mode_name(mode: int) -> str:
     return _SECURITY_MODE_NAMES.get(mode, "reserved")
 
 
 def read_header(kind: HeaderKind, payload: bytes) -> tuple[TransportHeader, bytes]:
     """The transport header at the start of ``payload`` and the bytes after it."""
-    if kind is HeaderKind.NONE:
-        return TransportHeader(kind=kind), payload
-    reader = Reader(payload, f"{kind.value} transport header")
+    if kind is _NONE:
+        return _NO_HEADER, payload
+    start = _METER_ADDRESS if kind is _LONG else 0
+    end = start + _SHORT_HEADER
+    size = len(payload)
+    if size >= end and payload[end - 1] & 0x1F == MODE_AES_CBC_IV0:
+        end += 1  # the configuration field extension
+    if size < end:
+        _cut_short(kind, payload)
     meter = meter_address = None
-    if kind is HeaderKind.LONG:
-        address = reader.take(8, "meter address")
+    if start:
+        address = payload[:start]
         meter = device_from_long_header(address)
         meter_address = address[4:6] + address[0:4] + address[6:8]
-    access_number = reader.byte("access number")
-    status = reader.byte("status byte")
-    configuration = reader.little(2, "configuration field")
-    extension = None
-    if (configuration >> 8) & 0x1F == MODE_AES_CBC_IV0:
-        extension = reader.byte("configuration field extension")
-    size = len(payload) - reader.remaining
-    return (
-        TransportHeader(
-            kind=kind,
-            access_number=access_number,
-            status=status,
-            configuration=configuration,
-            configuration_extension=extension,
-            meter=meter,
-            meter_address=meter_address,
-            raw=payload[:size],
-        ),
-        reader.rest(),
+    header = TransportHeader(
+        kind,
+        payload[start],  # access number
+        payload[start + 1],  # status
+        payload[start + 2] | payload[start + 3] << 8,  # configuration field
+        payload[start + 4] if end > start + _SHORT_HEADER else None,  # its extension
+        meter,
+        meter_address,
+        payload[:end],
     )
+    return header, payload[end:]
+
+
+def _cut_short(kind: HeaderKind, payload: bytes) -> NoReturn:
+    """Raise the BadFrame that names the field inside which a too short header ends."""
+    reader = Reader(payload, f"{kind.value} transport header")
+    if kind is HeaderKind.LONG:
+        reader.take(_METER_ADDRESS, "meter address")
+    reader.take(1, "access number")
+    reader.take(1, "status byte")
+    reader.take(2, "configuration field")
+    reader.take(1, "configuration field extension")  # only a mode 7 header gets here
+    raise AssertionError(f"a {kind.value} header of {len(payload)} bytes is not short")
 
 
 def status_flags(status: int | None, names: Mapping[int, str] | None = None) -> tuple[str, ...]:
@@ -170,7 +187,7 @@ def status_flags(status: int | None, names: Mapping[int, str] | None = None) -> 
     ``names`` names manufacturer bits (20h, 40h, 80h) as a family knows them;
     a bit without a name becomes ``manufacturer_status_20`` and so on.
     """
-    if status is None:
+    if not status:  # None, or no bit set: most telegrams
         return ()
     names = names or {}
     flags = []

@@ -440,6 +440,7 @@ class TestLayoutCache:
                 telegram += data.draw(st.binary(min_size=size, max_size=size))
         cached = parse_records(bytes(telegram))
         records_module._PLANS.clear()
+        records_module._VARIABLE_PLANS.clear()
         records_module._SPECS.clear()
         assert parse_records(bytes(telegram)) == cached
 
