@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from openamr.present import radio_api
 from openamr.present.series import UnableToReadValues
 from openamr.settings import Settings
 from openamr.store import queries
+from openamr.timeutil import utc_now
 
 if TYPE_CHECKING:
     from openamr.demo.generate import DemoCase
@@ -32,8 +34,13 @@ def create_app(
     *,
     engine: Engine | None = None,
     demo_cases: Sequence[DemoCase] = (),
+    clock: Callable[[], datetime] = utc_now,
 ) -> FastAPI:
-    """The web application on `settings`' database (or on `engine`, for tests)."""
+    """The web application on `settings`' database (or on `engine`, for tests).
+
+    `clock` is where every route reads the current instant (`request.app.state.clock()`),
+    so that tests can move time for sessions, access codes and grants.
+    """
     app = FastAPI(
         title="openamr",
         version=__version__,
@@ -42,6 +49,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine if engine is not None else create_engine(settings)
     app.state.demo_cases = list(demo_cases)
+    app.state.clock = clock
     app.state.telegram_ingest = build_telegram_ingest(app.state.engine, settings)
     # A meter's telegrams that waited for its key are decoded as soon as it is set.
     app.state.on_key_set = app.state.telegram_ingest.reprocess_meter

@@ -362,7 +362,7 @@ def _set_key(
     Loading the same file again leaves `set_at` alone, so it does not look like
     a new key to what re-processes telegrams that waited for one.
     """
-    access = AccessContext(actor="import", customer_ids=frozenset({customer_id}))
+    access = AccessContext.system("import", customer_id)
     stored = key_store.list_sealed_keys(conn, [meter_id], access=access).get(meter_id)
     if stored is not None:
         try:

@@ -341,7 +341,7 @@ class TelegramIngest:
             return kept[1]
         ingest = ReadingIngest(
             self.engine,
-            access=AccessContext(actor="telegrams", customer_ids=frozenset({customer_id})),
+            access=AccessContext.system("telegrams", customer_id),
             source="telegrams",
             now=now,
             max_errors=self.settings.max_errors_reported,
@@ -387,7 +387,7 @@ class TelegramIngest:
     def _look_up_all(
         self, customer_id: int, pairs: Sequence[tuple[str, str]], now: datetime
     ) -> dict[tuple[str, str], _DeviceFacts]:
-        access = AccessContext(actor="telegrams", customer_ids=frozenset({customer_id}))
+        access = AccessContext.system("telegrams", customer_id)
         with self.engine.connect() as conn:
             meters = store.find_mbus_meters(conn, customer_id, pairs, now=now)
             identities = [meter.identity for meter in meters.values()]

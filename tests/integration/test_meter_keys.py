@@ -109,7 +109,7 @@ def test_keys_are_listed_only_for_the_callers_customers(
     for identity in ("HM-1101", "HM-9"):
         _seal_and_store(engine, keyring, *meters[identity])
     ids = [meters["HM-1101"][0], meters["HM-9"][0]]
-    other = AccessContext(actor="t", customer_ids=frozenset({meters["HM-9"][1]}))
+    other = AccessContext.system("t", meters["HM-9"][1])
     with engine.connect() as conn:
         assert list(key_store.list_sealed_keys(conn, ids, access=other)) == [meters["HM-9"][0]]
         assert sorted(key_store.list_sealed_keys(conn, ids, access=OPERATOR)) == sorted(ids)
@@ -305,7 +305,7 @@ def test_a_bad_body_gets_a_precise_message_that_does_not_repeat_it(
 def test_a_meter_the_caller_may_not_see_is_not_found(
     app: FastAPI, client: TestClient, engine: Engine, meters: dict[str, tuple[int, int]]
 ) -> None:
-    theirs = AccessContext(actor="t", customer_ids=frozenset({meters["HM-9"][1]}))
+    theirs = AccessContext.system("t", meters["HM-9"][1])
     app.dependency_overrides[current_access] = lambda: theirs
     meter_id, customer_id = meters["HM-1101"]
     _seal_and_store(engine, Keyring((NEW,)), meter_id, customer_id)

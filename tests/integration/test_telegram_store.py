@@ -121,7 +121,7 @@ def test_another_customers_gateways_and_devices_stay_out_of_sight(engine: Engine
             conn,
             [store.Hearing(foreign.customer_id, foreign.id, "ABB", "00000001", NOW, -50, None)],
         )
-    theirs = AccessContext(actor="t", customer_ids=frozenset({first.customer_id}))
+    theirs = AccessContext.system("t", first.customer_id)
     with engine.connect() as conn:
         assert [g.identity for g in store.list_gateways(conn, access=theirs, now=NOW)] == [
             "gw-1",

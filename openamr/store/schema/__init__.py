@@ -1,6 +1,14 @@
 """All tables of openamr, in one metadata."""
 
 from openamr.db import metadata
+from openamr.store.schema.identities import (
+    access_code,
+    auth_session,
+    household,
+    passkey,
+    sign_in_attempt,
+    staff_account,
+)
 from openamr.store.schema.portfolio import (
     apartment,
     customer,
@@ -23,23 +31,29 @@ from openamr.store.schema.telegrams import (
 from openamr.store.schema.values import hourly_value
 
 __all__ = [
+    "access_code",
     "apartment",
+    "auth_session",
     "customer",
     "entrance",
     "gateway",
     "gateway_traffic",
     "heard_device",
     "hourly_value",
+    "household",
     "metadata",
     "meter",
     "meter_installation",
     "meter_key",
     "metering_point",
+    "passkey",
     "property_",
     "radio_link",
     "reading",
     "reading_revision",
     "rejected_input",
+    "sign_in_attempt",
+    "staff_account",
     "telegram",
     "tenancy",
 ]

@@ -18,6 +18,8 @@ customer = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(200), nullable=False, unique=True),  # a company, not a person
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Whether the customer lets its operations staff see hourly values (audited) (P5).
+    sa.Column("operations_hourly", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 property_ = sa.Table(
