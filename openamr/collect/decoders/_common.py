@@ -61,6 +61,33 @@ class ManufacturerFamily:
         return ()
 
 
+Readout = tuple[Sequence[Record], Sequence[str]]  # what one record becomes, and its flags
+
+
+class RecordByRecord(ManufacturerFamily):
+    """A family that reads each record on its own: ``read`` says what one record becomes.
+
+    The records a record becomes replace it in order; its flags count only
+    for a current value (storage 0, instantaneous), since a stored value's
+    flags describe the past.
+    """
+
+    def interpret(self, device: Device, records: Sequence[Record]) -> Decoded:
+        """Each record read by :meth:`read`, and the flags of the current ones, once each."""
+        readable: list[Record] = []
+        flags: list[str] = []
+        for record in records:
+            more_records, more_flags = self.read(record)
+            readable.extend(more_records)
+            if more_flags and is_current(record):
+                flags.extend(more_flags)
+        return tuple(readable), unique(flags)
+
+    def read(self, record: Record) -> Readout:
+        """The record unchanged, and no flags."""
+        return (record,), ()
+
+
 def value_information(raw: bytes) -> tuple[int, bytes] | None:
     """The VIF and the VIFEs of a record header (DIF..VIFE), or None if it has no VIF."""
     position = 0

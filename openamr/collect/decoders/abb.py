@@ -22,19 +22,15 @@ a non-zero register gives the flag ``meter_error``, ``meter_warning`` or
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from openamr.collect.decoders._common import (
-    Decoded,
-    ManufacturerFamily,
+    Readout,
+    RecordByRecord,
     derived,
-    is_current,
     little,
     manufacturer_register,
     manufacturer_vifes,
-    unique,
 )
-from openamr.collect.mbus.model import Device, Record
+from openamr.collect.mbus.model import Record
 
 _PHASES = {
     0x01: "_phase_l1",
@@ -61,33 +57,26 @@ _NUMBERS: dict[int, tuple[str, str, str | None]] = {
 _PRODUCT_NUMBER = 0x2A
 
 
-class Abb(ManufacturerFamily):
+class Abb(RecordByRecord):
     """ABB electricity meters: manufacturer registers and phase VIFEs."""
 
     name = "abb"
     manufacturers = frozenset({"ABB"})
 
-    def interpret(self, device: Device, records: Sequence[Record]) -> Decoded:
-        """Registers as named numbers and text, phases as quantity suffixes; flags when set."""
-        readable: list[Record] = []
-        flags: list[str] = []
-        for record in records:
-            register = manufacturer_register(record)
-            value = record.value
-            if register is not None and isinstance(value, bytes):
-                if register in _NUMBERS:
-                    quantity, description, flag = _NUMBERS[register]
-                    number = little(value)
-                    readable.append(derived(record, quantity, number, None, description))
-                    if flag and number and is_current(record):
-                        flags.append(flag)
-                    continue
-                if register == _PRODUCT_NUMBER:
-                    text = value.decode("latin-1")
-                    readable.append(derived(record, "product_number", text, None, "product number"))
-                    continue
-            readable.append(_with_phase(record))
-        return tuple(readable), unique(flags)
+    def read(self, record: Record) -> Readout:
+        """A register as a named number or text, with its flag when set; a phase in the quantity."""
+        register = manufacturer_register(record)
+        value = record.value
+        if register is not None and isinstance(value, bytes):
+            if register in _NUMBERS:
+                quantity, description, flag = _NUMBERS[register]
+                number = little(value)
+                named = derived(record, quantity, number, None, description)
+                return (named,), (flag,) if flag and number else ()
+            if register == _PRODUCT_NUMBER:
+                text = value.decode("latin-1")
+                return (derived(record, "product_number", text, None, "product number"),), ()
+        return (_with_phase(record),), ()
 
 
 def _with_phase(record: Record) -> Record:

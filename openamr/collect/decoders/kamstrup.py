@@ -42,20 +42,19 @@ description states.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import Decimal
 
 from openamr.collect.decoders._common import (
     Decoded,
-    ManufacturerFamily,
+    Readout,
+    RecordByRecord,
     derived,
-    is_current,
     little,
     manufacturer_register,
     set_bits,
-    unique,
 )
-from openamr.collect.mbus.model import Device, Record
+from openamr.collect.mbus.model import Record
 
 # Bits 0-3 of the water info register and status (FF 20, FF 23): the info codes.
 _WATER_CODES = {0x1: "dry", 0x2: "reverse_flow", 0x4: "leak", 0x8: "burst"}
@@ -136,27 +135,19 @@ COMPACT_LAYOUTS: tuple[bytes, ...] = (
 _Reader = Callable[[Record, int], Decoded]
 
 
-class Kamstrup(ManufacturerFamily):
+class Kamstrup(RecordByRecord):
     """Kamstrup's manufacturer registers, for every telegram whose manufacturer is KAM."""
 
     name = "kamstrup"
     manufacturers = frozenset({"KAM"})
 
-    def interpret(self, device: Device, records: Sequence[Record]) -> Decoded:
+    def read(self, record: Record) -> Readout:
         """Info codes as flags and records, E8/E9 as counts; other records unchanged."""
-        readable: list[Record] = []
-        flags: list[str] = []
-        for record in records:
-            register = manufacturer_register(record)
-            reader = _REGISTERS.get(register) if register is not None else None
-            if reader is None or not isinstance(record.value, bytes) or not record.value:
-                readable.append(record)
-                continue
-            more_records, more_flags = reader(record, little(record.value))
-            readable.extend(more_records)
-            if is_current(record):
-                flags.extend(more_flags)
-        return tuple(readable), unique(flags)
+        register = manufacturer_register(record)
+        reader = _REGISTERS.get(register) if register is not None else None
+        if reader is None or not isinstance(record.value, bytes) or not record.value:
+            return (record,), ()
+        return reader(record, little(record.value))
 
     def compact_layouts(self) -> tuple[tuple[str, bytes], ...]:
         """The full-frame layouts Kamstrup meters announce by format signature."""

@@ -28,21 +28,18 @@ Not yet understood: the configuration registers (20h-3Ah) are kept raw.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 
 from openamr.collect.decoders._common import (
-    Decoded,
-    ManufacturerFamily,
+    Readout,
+    RecordByRecord,
     derived,
-    is_current,
     little,
     manufacturer_register,
     manufacturer_vifes,
-    unique,
 )
 from openamr.collect.mbus.datatypes import decode_real
-from openamr.collect.mbus.model import Device, Record
+from openamr.collect.mbus.model import Record
 
 _SUFFIXES = {
     0x00: "_average",
@@ -75,23 +72,19 @@ _ERROR_CODES = (
 )
 
 
-class Schneider(ManufacturerFamily):
+class Schneider(RecordByRecord):
     """Schneider Electric meters: phase and average VIFEs, registers, error codes."""
 
     name = "schneider"
     manufacturers = frozenset({"SEC"})
 
-    def interpret(self, device: Device, records: Sequence[Record]) -> Decoded:
-        """Records with the manual's meanings; the error code as a flag."""
-        readable: list[Record] = []
-        flags: list[str] = []
-        for record in records:
-            readable.append(_readable(record))
-            if record.quantity == "error_flags" and is_current(record):
-                code = record.value
-                if isinstance(code, int) and 0 <= code < len(_ERROR_CODES):
-                    flags.append(_ERROR_CODES[code])
-        return tuple(readable), unique(flags)
+    def read(self, record: Record) -> Readout:
+        """The record with the manual's meaning; the error code as a flag."""
+        code = record.value
+        if record.quantity == "error_flags" and isinstance(code, int):
+            flags = (_ERROR_CODES[code],) if 0 <= code < len(_ERROR_CODES) else ()
+            return (_readable(record),), flags
+        return (_readable(record),), ()
 
 
 def _readable(record: Record) -> Record:
