@@ -346,6 +346,9 @@ def _postgresql_load(
     return notes
 
 
+BENCH = AccessContext.operator("bench")
+
+
 class _Reads:
     """The three ways of reading a point's year, on one open connection."""
 
@@ -377,7 +380,7 @@ class _Reads:
 
     def store(self, point_id: int) -> int:
         found = list_hourly_values(
-            self.conn, metering_point_ids=[point_id], start=self.start, end=self.end
+            self.conn, access=BENCH, metering_point_ids=[point_id], start=self.start, end=self.end
         )
         return len(found[point_id])
 
@@ -385,6 +388,7 @@ class _Reads:
         result = point_series(
             self.conn,
             [self.points[point_id]],
+            access=BENCH,
             first_day=FIRST_DAY,
             end_day=END_DAY,
             resolution=Resolution.HOUR,

@@ -8,6 +8,7 @@ import getpass
 import io
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +27,7 @@ from openamr.collect.readings import (
 )
 from openamr.collect.reprocess import list_unresolved, reprocess_rejected
 from openamr.db import create_engine
+from openamr.guard.reads import record_value_reads
 from openamr.present.series import UnableToReadValues, point_series
 from openamr.settings import InvalidSettings, Settings
 from openamr.store import migrations, queries
@@ -186,7 +188,8 @@ def export_values(
 ) -> None:
     """One row per hour, day or month: start,end,value,unit,status."""
     _require_schema(ctx)
-    with ctx.engine.connect() as conn:
+    # One transaction: an apartment's values are read and the read is audited together.
+    with ctx.engine.begin() as conn:
         properties = queries.list_properties(conn, access=ctx.access, designation=designation)
         if not properties:
             raise click.ClickException(f"no property {designation!r}")
@@ -224,12 +227,22 @@ def export_values(
             series = point_series(
                 conn,
                 points[:1],
+                access=ctx.access,
                 first_day=_day(first_day),
                 end_day=_day(end_day),
                 resolution=Resolution(resolution),
             )
         except UnableToReadValues as exc:
             raise click.ClickException(str(exc)) from None
+        record_value_reads(
+            conn,
+            ctx.access,
+            points[:1],
+            first_day=_day(first_day),
+            end_day=_day(end_day),
+            resolution=Resolution(resolution),
+            now=utc_now(),
+        )
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(("start", "end", "value", "unit", "status"))
     for value in series[0].values:
@@ -391,6 +404,37 @@ def gateway_list(ctx: Context) -> None:
         click.echo("no gateways; add one with `openamr gateway add`")
 
 
+@gateway.command(name="token")
+@click.argument("identity")
+@pass_context
+def gateway_token(ctx: Context, identity: str) -> None:
+    """Issue a new token for gateway IDENTITY (its old one stops working); prints it once."""
+    from openamr.collect.gateways import UnableToRegisterGateway, issue_gateway_token
+
+    _require_schema(ctx)
+    try:
+        token = issue_gateway_token(ctx.engine, identity=identity, access=ctx.access, now=utc_now())
+    except UnableToRegisterGateway as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"gateway {identity}'s new token, shown only now (its old one no longer works):")
+    click.echo(token)
+
+
+@gateway.command(name="revoke")
+@click.argument("identity")
+@pass_context
+def gateway_revoke(ctx: Context, identity: str) -> None:
+    """Revoke gateway IDENTITY's token: its requests are refused until `gateway token`."""
+    from openamr.collect.gateways import UnableToRegisterGateway, revoke_gateway_token
+
+    _require_schema(ctx)
+    try:
+        revoke_gateway_token(ctx.engine, identity=identity, access=ctx.access, now=utc_now())
+    except UnableToRegisterGateway as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"gateway {identity}'s token revoked")
+
+
 @main.command()
 @click.option("--unassigned", is_flag=True, help="Only devices the register does not know.")
 @pass_context
@@ -545,6 +589,553 @@ def keys_rewrap(ctx: Context) -> None:
     if report.unopened:
         click.echo("keep the older master keys configured until these are resolved", err=True)
         sys.exit(1)
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log: verify it, sign a checkpoint, make a signing key."""
+
+
+@audit.command(name="verify")
+@click.option(
+    "--checkpoints",
+    "checkpoint_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A directory of exported checkpoints (default: OPENAMR_AUDIT_CHECKPOINT_DIR).",
+)
+@click.option(
+    "--public-key",
+    "public_key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Public key file (PEM) to trust (default: OPENAMR_AUDIT_PUBLIC_KEY_FILE).",
+)
+@pass_context
+def audit_verify(ctx: Context, checkpoint_dir: Path | None, public_key_file: Path | None) -> None:
+    """Replay the audit log: the hash chain, the tree heads and the signed checkpoints.
+
+    Exits 0 with a one-line summary when the log is intact, 1 with the first
+    break (which seq, and what is wrong) otherwise.
+    """
+    from openamr.guard.audit_verify import verify_configured_log
+    from openamr.guard.checkpoints import CheckpointError, configured_public_keys
+
+    _require_schema(ctx)
+    try:
+        public_keys = configured_public_keys(ctx.settings, public_key_file=public_key_file)
+    except CheckpointError as exc:
+        raise click.ClickException(str(exc)) from None
+    directory = checkpoint_dir or ctx.settings.audit_checkpoint_dir
+    verification = verify_configured_log(
+        ctx.engine, checkpoint_dir=directory, public_keys=public_keys
+    )
+    if verification.intact:
+        unset = "" if directory else "; OPENAMR_AUDIT_CHECKPOINT_DIR is not set"
+        click.echo(verification.summary() + unset)
+        return
+    click.echo(f"audit log NOT intact ({verification.events} events verified):")
+    for problem in verification.problems:
+        click.echo(f"  {problem}")
+    sys.exit(1)
+
+
+@audit.command(name="checkpoint")
+@pass_context
+def audit_checkpoint(ctx: Context) -> None:
+    """Verify the log, then sign its tree head into OPENAMR_AUDIT_CHECKPOINT_DIR.
+
+    Run it from a timer (docs/operations.md, Audit log). It signs nothing over
+    a log that does not verify.
+    """
+    from openamr.guard.audit_verify import UnableToCheckpoint, checkpoint_log
+    from openamr.guard.checkpoints import (
+        CheckpointError,
+        NoCheckpointDirectory,
+        configured_public_keys,
+        configured_signing_key,
+        key_file_is_private,
+    )
+
+    _require_schema(ctx)
+    settings = ctx.settings
+    try:
+        signing_key = configured_signing_key(settings)
+        if settings.audit_checkpoint_dir is None:
+            raise NoCheckpointDirectory()
+        outcome = checkpoint_log(
+            ctx.engine,
+            signing_key=signing_key,
+            public_keys=configured_public_keys(settings),
+            checkpoint_dir=settings.audit_checkpoint_dir,
+            now=utc_now(),
+        )
+    except UnableToCheckpoint as exc:
+        click.echo(f"{exc}:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    except CheckpointError as exc:
+        raise click.ClickException(str(exc)) from None
+    if settings.audit_signing_key_file and not key_file_is_private(settings.audit_signing_key_file):
+        click.echo(
+            f"warning: {settings.audit_signing_key_file} can be read by others than its owner "
+            "(chmod 600 it)",
+            err=True,
+        )
+    if outcome.checkpoint is None:
+        previous = outcome.previous
+        if outcome.events == 0:
+            click.echo("no events yet: nothing to sign")
+        elif previous is not None and previous.tree_size == outcome.events:
+            click.echo(f"nothing new since {previous.file_name} ({previous.tree_size} events)")
+        else:  # another run wrote the same checkpoint meanwhile
+            click.echo(f"a checkpoint over {outcome.events} events exists already")
+        return
+    click.echo(
+        f"checkpoint over {outcome.checkpoint.tree_size} events signed by key "
+        f"{outcome.checkpoint.key_id}: {outcome.path}"
+    )
+
+
+@audit.command(name="keygen")
+@click.option(
+    "--private-key",
+    "private_key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the private key (default: OPENAMR_AUDIT_SIGNING_KEY_FILE).",
+)
+@click.option(
+    "--public-key",
+    "public_key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the public key (default: OPENAMR_AUDIT_PUBLIC_KEY_FILE).",
+)
+@pass_context
+def audit_keygen(ctx: Context, private_key_file: Path | None, public_key_file: Path | None) -> None:
+    """Make an Ed25519 key pair for signing checkpoints (private key file mode 0600).
+
+    Keep the private key out of the database and its backups; never replaces a file.
+    """
+    from openamr.guard.checkpoints import CheckpointError, generate_key_pair
+
+    private = private_key_file or ctx.settings.audit_signing_key_file
+    public = public_key_file or ctx.settings.audit_public_key_file
+    if private is None or public is None:
+        raise click.UsageError(
+            "name both files: --private-key and --public-key, or OPENAMR_AUDIT_SIGNING_KEY_FILE "
+            "and OPENAMR_AUDIT_PUBLIC_KEY_FILE"
+        )
+    try:
+        new_key_id = generate_key_pair(private, public)
+    except CheckpointError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"key {new_key_id}: private key {private} (mode 0600), public key {public}")
+    click.echo(f"OPENAMR_AUDIT_SIGNING_KEY_FILE={private}")
+    click.echo(f"OPENAMR_AUDIT_PUBLIC_KEY_FILE={public}")
+
+
+@main.group()
+def customer() -> None:
+    """Customers: the property owners this installation serves."""
+
+
+@customer.command(name="list")
+@pass_context
+def customer_list(ctx: Context) -> None:
+    """Customers, their size, and whether their operations staff see hourly values."""
+    from openamr.store import admin as admin_store
+
+    _require_schema(ctx)
+    with ctx.engine.connect() as conn:
+        rows = admin_store.list_customers(conn, access=ctx.access)
+    for row in rows:
+        hourly = "on" if row.operations_hourly else "off"
+        click.echo(
+            f"{row.id:>5}  {row.name:<40} {row.properties:>5} properties "
+            f"{row.apartments:>7} apartments  operations hourly {hourly}"
+        )
+    if not rows:
+        click.echo("no customers yet")
+
+
+@customer.command(name="rename")
+@click.argument("name")
+@click.argument("new_name")
+@pass_context
+def customer_rename(ctx: Context, name: str, new_name: str) -> None:
+    """Give customer NAME the name NEW_NAME."""
+    from openamr.collect import admin
+    from openamr.store import admin as admin_store
+
+    with _administering(ctx) as conn:
+        found = admin_store.find_customer(conn, access=ctx.access, name=name)
+        row = admin.rename_customer(
+            conn, ctx.access, customer_id=found.id, name=new_name, now=utc_now()
+        )
+    click.echo(f"customer {row.id} is now called {row.name!r}")
+
+
+@customer.command(name="set-operations-hourly")
+@click.argument("name")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@pass_context
+def customer_set_operations_hourly(ctx: Context, name: str, state: str) -> None:
+    """Let customer NAME's operations staff see hourly values (each read audited), or not."""
+    from openamr.collect import admin
+    from openamr.store import admin as admin_store
+
+    with _administering(ctx) as conn:
+        found = admin_store.find_customer(conn, access=ctx.access, name=name)
+        row = admin.set_operations_hourly(
+            conn, ctx.access, customer_id=found.id, enabled=state == "on", now=utc_now()
+        )
+    seen = "hourly values" if row.operations_hourly else "daily values and coarser"
+    click.echo(f"operations staff of {row.name!r} see {seen}")
+
+
+@customer.command(name="add")
+@click.argument("name")
+@pass_context
+def customer_add(ctx: Context, name: str) -> None:
+    """Add customer NAME (a property owner: a company, never a person)."""
+    from openamr.collect import admin
+
+    with _administering(ctx) as conn:
+        row = admin.create_customer(conn, ctx.access, name=name, now=utc_now())
+    click.echo(f"customer {row.id} {row.name!r} added; add its staff with `openamr staff add`")
+
+
+@main.group()
+def staff() -> None:
+    """Staff accounts: customers' administrators and operations staff, and the platform's."""
+
+
+@staff.command(name="add")
+@click.argument("email")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(
+        ["customer_admin", "operations", "support", "platform_staff", "platform_admin"]
+    ),
+)
+@click.option("--customer", default=None, help="The customer, for customer_admin and operations.")
+@click.option(
+    "--totp", "with_totp", is_flag=True, help="A TOTP second factor (always for platform roles)."
+)
+@pass_context
+def staff_add(ctx: Context, email: str, role: str, customer: str | None, with_totp: bool) -> None:
+    """Create a staff account; prints its passphrase (and TOTP set-up) once."""
+    from openamr.access import Role
+    from openamr.guard.keyring import Keyring, NoMasterKey
+    from openamr.guard.staff import UnableToManageStaff, create_staff_account
+
+    _require_schema(ctx)
+    try:
+        account = create_staff_account(
+            ctx.engine,
+            access=ctx.access,
+            email=email,
+            role=Role(role),
+            customer=customer,
+            keyring=Keyring.from_settings(ctx.settings),
+            now=utc_now(),
+            with_totp=with_totp,
+        )
+    except NoMasterKey as exc:
+        raise click.ClickException(
+            f"a TOTP secret is sealed under the master key, and {exc}"
+        ) from None
+    except UnableToManageStaff as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"staff account {account.id} ({account.role.value}) created for {account.email}")
+    click.echo("its passphrase, shown only now (change it with `openamr staff passphrase`):")
+    click.echo(account.passphrase)
+    if account.totp_uri is not None:
+        _show_totp(account.totp_uri)
+
+
+@staff.command(name="passphrase")
+@click.argument("email")
+@click.option("--generate", is_flag=True, help="Generate one and print it, instead of asking.")
+@pass_context
+def staff_passphrase(ctx: Context, email: str, generate: bool) -> None:
+    """Set the passphrase of the account EMAIL (at least 12 characters); its sessions end."""
+    from openamr.guard.passwords import UnableToSetPassphrase
+    from openamr.guard.staff import UnableToManageStaff, set_staff_passphrase
+
+    _require_schema(ctx)
+    chosen = None
+    if not generate:
+        chosen = click.prompt("new passphrase", hide_input=True, confirmation_prompt=True)
+    try:
+        new = set_staff_passphrase(
+            ctx.engine, access=ctx.access, email=email, passphrase=chosen, now=utc_now()
+        )
+    except (UnableToManageStaff, UnableToSetPassphrase) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("passphrase set; the account's sessions have ended")
+    if generate:
+        click.echo("the new passphrase, shown only now:")
+        click.echo(new)
+
+
+@staff.command(name="totp")
+@click.argument("email")
+@pass_context
+def staff_totp(ctx: Context, email: str) -> None:
+    """Give the account EMAIL a new TOTP secret (the old one stops working); shown once."""
+    from openamr.guard.keyring import Keyring, NoMasterKey
+    from openamr.guard.staff import UnableToManageStaff, renew_staff_totp
+
+    _require_schema(ctx)
+    try:
+        uri = renew_staff_totp(
+            ctx.engine,
+            access=ctx.access,
+            email=email,
+            keyring=Keyring.from_settings(ctx.settings),
+            now=utc_now(),
+        )
+    except (UnableToManageStaff, NoMasterKey) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("new TOTP secret set; the account's sessions have ended")
+    _show_totp(uri)
+
+
+@staff.command(name="disable")
+@click.argument("email")
+@pass_context
+def staff_disable(ctx: Context, email: str) -> None:
+    """Disable the account EMAIL: it signs in no more, and its sessions end."""
+    from openamr.guard.staff import UnableToManageStaff, disable_staff_account
+
+    _require_schema(ctx)
+    try:
+        disable_staff_account(ctx.engine, access=ctx.access, email=email, now=utc_now())
+    except UnableToManageStaff as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{email} disabled")
+
+
+def _show_totp(uri: str) -> None:
+    import segno
+
+    click.echo("its TOTP set-up, shown only now: scan the code with an authenticator app, or")
+    click.echo("enter the URI's secret by hand")
+    segno.make(uri, error="m").terminal(out=sys.stdout, compact=True)
+    click.echo(uri)
+
+
+@main.group(name="access-code")
+def access_code() -> None:
+    """Access codes: how a household gets in, without a name."""
+
+
+@access_code.command(name="issue")
+@click.option("--property", "designation", required=True, help="Property designation.")
+@click.option("--entrance", required=True, help="Entrance address.")
+@click.option("--apartment", required=True, help="Lägenhetsnummer, e.g. 1102.")
+@click.option("--customer", default=None, help="The customer, if several have that property.")
+@click.option("--days", type=click.IntRange(1, 366), default=None, help="Valid for (default 90).")
+@pass_context
+def access_code_issue(
+    ctx: Context,
+    designation: str,
+    entrance: str,
+    apartment: str,
+    customer: str | None,
+    days: int | None,
+) -> None:
+    """A letter's access code for the apartment's current tenancy; prints it once.
+
+    An earlier letter's code for the same tenancy, if not used yet, stops working.
+    """
+    from datetime import timedelta
+
+    from openamr.guard.households import (
+        LETTER,
+        REDEEM_PATH,
+        UnableToIssueAccessCode,
+        issue_access_code,
+    )
+    from openamr.store import identities
+
+    _require_schema(ctx)
+    now = utc_now()
+    with ctx.engine.begin() as conn:
+        found = identities.find_apartments(
+            conn,
+            access=ctx.access,
+            designation=designation,
+            entrance_address=entrance,
+            number=apartment,
+            customer_name=customer,
+        )
+        if not found:
+            raise click.ClickException(f"no apartment {apartment} at {entrance} in {designation}")
+        if len(found) > 1:
+            names = ", ".join(sorted({flat.customer for flat in found}))
+            raise click.ClickException(
+                f"several customers have {designation} ({names}); name one with --customer"
+            )
+        flat = found[0]
+        tenancy = identities.current_tenancy(conn, apartment_id=flat.id, now=now, access=ctx.access)
+        if tenancy is None:
+            raise click.ClickException(
+                f"apartment {apartment} has no current or coming tenancy; "
+                "record the move-in first (`openamr tenancy move-in`)"
+            )
+        try:
+            issued = issue_access_code(
+                conn,
+                tenancy_id=tenancy.id,
+                issued_by=ctx.access,
+                now=now,
+                kind=LETTER,
+                valid_for=timedelta(days=days or ctx.settings.access_code_days),
+            )
+        except UnableToIssueAccessCode as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"access code for apartment {flat.number}, {flat.entrance_address}, "
+        f"{flat.property_designation} (tenancy {tenancy.id}), valid until "
+        f"{issued.expires_at.date().isoformat()}; shown only now:"
+    )
+    click.echo(issued.code)
+    click.echo(f"sign in at {ctx.settings.public_url}{REDEEM_PATH} and type the code")
+
+
+@main.group()
+def tenancy() -> None:
+    """Tenancies: when a household moved in and out of an apartment (periods, never names)."""
+
+
+def _apartment_options(command: Any) -> Any:
+    """The options that name an apartment the way people do."""
+    for option in reversed(
+        (
+            click.option("--property", "designation", required=True, help="Its designation."),
+            click.option("--entrance", default=None, help="Its address, if the number repeats."),
+            click.option("--apartment", "number", required=True, help="Lägenhetsnummer."),
+            click.option("--customer", "customer_name", default=None, help="If ambiguous."),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+@tenancy.command(name="list")
+@_apartment_options
+@pass_context
+def tenancy_list(
+    ctx: Context, designation: str, entrance: str | None, number: str, customer_name: str | None
+) -> None:
+    """An apartment's tenancies, oldest first."""
+    from openamr.collect import admin
+    from openamr.store import admin as admin_store
+
+    with _administering(ctx) as conn:
+        flat = admin.find_apartment_at(
+            conn,
+            ctx.access,
+            designation=designation,
+            number=number,
+            entrance=entrance,
+            customer=customer_name,
+        )
+        rows = admin_store.list_tenancies(conn, access=ctx.access, apartment_id=flat.id)
+    for row in rows:
+        until = row.end_at.isoformat() if row.end_at else "(current)"
+        click.echo(f"tenancy {row.id:>6}  {row.start_at.isoformat()}  until {until}")
+    if not rows:
+        click.echo(f"apartment {flat.number} at {flat.entrance} has no tenancies")
+
+
+@tenancy.command(name="move-in")
+@_apartment_options
+@click.option(
+    "--start",
+    required=True,
+    help="The first day (midnight at the property), or a time with an offset.",
+)
+@pass_context
+def tenancy_move_in(
+    ctx: Context,
+    designation: str,
+    entrance: str | None,
+    number: str,
+    customer_name: str | None,
+    start: str,
+) -> None:
+    """A household moves in: a new tenancy from --start, without an end."""
+    from openamr.collect import admin
+
+    with _administering(ctx) as conn:
+        flat = admin.find_apartment_at(
+            conn,
+            ctx.access,
+            designation=designation,
+            number=number,
+            entrance=entrance,
+            customer=customer_name,
+        )
+        row = admin.move_in(conn, ctx.access, apartment_id=flat.id, start=start, now=utc_now())
+    click.echo(
+        f"tenancy {row.id} of apartment {flat.number} at {flat.entrance} "
+        f"from {row.start_at.isoformat()}"
+    )
+
+
+@tenancy.command(name="move-out")
+@_apartment_options
+@click.option(
+    "--end",
+    required=True,
+    help="The first day no longer the household's (midnight at the property), or a time "
+    "with an offset.",
+)
+@pass_context
+def tenancy_move_out(
+    ctx: Context,
+    designation: str,
+    entrance: str | None,
+    number: str,
+    customer_name: str | None,
+    end: str,
+) -> None:
+    """The household moves out: its current tenancy ends at --end, and its access with it."""
+    from openamr.collect import admin
+
+    with _administering(ctx) as conn:
+        flat = admin.find_apartment_at(
+            conn,
+            ctx.access,
+            designation=designation,
+            number=number,
+            entrance=entrance,
+            customer=customer_name,
+        )
+        done = admin.move_out_of(conn, ctx.access, apartment_id=flat.id, end=end, now=utc_now())
+    click.echo(
+        f"tenancy {done.tenancy.id} of apartment {flat.number} at {flat.entrance} "
+        f"ends {done.end_at.isoformat()}; {done.sessions_ended} sessions ended, "
+        f"{done.access_codes_revoked} unused access codes revoked"
+    )
+
+
+@contextmanager
+def _administering(ctx: Context) -> Iterator[Any]:
+    """One transaction for an administrative change and its audit event; refusals as messages."""
+    from openamr.collect.admin import UnusableInput
+    from openamr.store.admin import UnableToFind
+    from openamr.store.portfolio import UnableToRegister
+
+    _require_schema(ctx)
+    try:
+        with ctx.engine.begin() as conn:
+            yield conn
+    except (UnableToFind, UnusableInput, UnableToRegister) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _serve(ctx: Context, *, host: str, port: int, demo_cases: Any = ()) -> None:

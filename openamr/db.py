@@ -27,6 +27,10 @@ NAMING_CONVENTION = {
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
+# Row ids are 32-bit integers on both databases: a larger number names no row
+# (and PostgreSQL refuses to compare one with an integer column).
+MAX_ROW_ID = 2**31 - 1
+
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """An aware UTC instant, whole seconds.

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "sqlite:///var/openamr.sqlite3"
 DEFAULT_TIME_ZONE = "Europe/Stockholm"
+# Where browsers reach openamr: the passkeys' relying party and origin. Plain
+# http is accepted for localhost only, where browsers treat it as secure.
+DEFAULT_PUBLIC_URL = "http://localhost:8000"
+# Failed sign-ins per hour: per account the issue's ceiling; per address higher,
+# because a housing company's office or a carrier-grade NAT puts many people
+# behind one address (docs/operations.md, Sign-in).
+MAX_SIGN_IN_FAILURES_PER_ACCOUNT = 100
+DEFAULT_SIGN_IN_FAILURES_PER_ADDRESS = 300
 
 
 MASTER_KEY_BYTES = 32  # AES-256
@@ -44,6 +56,25 @@ class Settings:
     max_errors_reported: int = 1_000
     # The first is current: new meter keys are sealed under it, the others only open.
     master_keys: tuple[MasterKey, ...] = ()
+    # The audit log's checkpoints (openamr.guard.checkpoints): key files and their directory,
+    # all outside the database. None: not configured.
+    audit_signing_key_file: Path | None = None
+    audit_public_key_file: Path | None = None
+    audit_checkpoint_dir: Path | None = None
+    public_url: str = DEFAULT_PUBLIC_URL
+    access_code_days: int = 90  # how long a printed access code (a letter) stays valid
+    sign_in_failures_per_account: int = MAX_SIGN_IN_FAILURES_PER_ACCOUNT
+    sign_in_failures_per_address: int = DEFAULT_SIGN_IN_FAILURES_PER_ADDRESS
+    # Keys the digests of e-mail addresses, handles and client addresses in
+    # sign_in_attempt, so the table names nobody. Without OPENAMR_SIGN_IN_SECRET
+    # it is derived from the first master key, else random per process.
+    sign_in_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.sign_in_failures_per_account <= MAX_SIGN_IN_FAILURES_PER_ACCOUNT:
+            raise InvalidSettings(
+                f"at most {MAX_SIGN_IN_FAILURES_PER_ACCOUNT} failed sign-ins per hour per account"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +87,7 @@ class Settings:
             raise InvalidSettings(
                 f"OPENAMR_TIME_ZONE={time_zone!r} is not an IANA time zone"
             ) from exc
+        master_keys = _master_keys(env)
         return cls(
             database_url=normalise_database_url(
                 env.get("OPENAMR_DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -63,8 +95,73 @@ class Settings:
             default_time_zone=time_zone,
             ingest_batch_size=_positive_int(env, "OPENAMR_INGEST_BATCH_SIZE", 20_000),
             max_errors_reported=_positive_int(env, "OPENAMR_MAX_ERRORS_REPORTED", 1_000),
-            master_keys=_master_keys(env),
+            master_keys=master_keys,
+            audit_signing_key_file=_optional_path(env, "OPENAMR_AUDIT_SIGNING_KEY_FILE"),
+            audit_public_key_file=_optional_path(env, "OPENAMR_AUDIT_PUBLIC_KEY_FILE"),
+            audit_checkpoint_dir=_optional_path(env, "OPENAMR_AUDIT_CHECKPOINT_DIR"),
+            public_url=parse_public_url(env.get("OPENAMR_PUBLIC_URL", DEFAULT_PUBLIC_URL)),
+            access_code_days=_positive_int(env, "OPENAMR_ACCESS_CODE_DAYS", 90),
+            sign_in_failures_per_address=_positive_int(
+                env, "OPENAMR_SIGN_IN_FAILURES_PER_ADDRESS", DEFAULT_SIGN_IN_FAILURES_PER_ADDRESS
+            ),
+            sign_in_secret=_sign_in_secret(env, master_keys),
         )
+
+    @property
+    def relying_party_id(self) -> str:
+        """The passkeys' relying party: the host name of `public_url`."""
+        return urlsplit(self.public_url).hostname or "localhost"
+
+    @property
+    def origin(self) -> str:
+        """The browser origin of `public_url`: scheme, host and port."""
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+
+def parse_public_url(url: str) -> str:
+    """OPENAMR_PUBLIC_URL as an origin: https://host[:port], or http:// on localhost only.
+
+    Passkeys and the `__Host-` session cookie need a secure context, which
+    browsers grant plain http on localhost alone.
+    """
+    text = url.strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidSettings(
+            f"OPENAMR_PUBLIC_URL={url!r} must be an https:// URL such as https://amr.example.se"
+        )
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        raise InvalidSettings(
+            f"OPENAMR_PUBLIC_URL={url!r} must be scheme, host and port only, without a path"
+        )
+    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        raise InvalidSettings(
+            f"OPENAMR_PUBLIC_URL={url!r} must be https: browsers keep passkeys and the "
+            "session cookie from plain http except on localhost"
+        )
+    return text
+
+
+def _sign_in_secret(env: Mapping[str, str], master_keys: tuple[MasterKey, ...]) -> bytes:
+    """OPENAMR_SIGN_IN_SECRET (32 bytes, hex or base64), else one derived from a master key."""
+    raw = env.get("OPENAMR_SIGN_IN_SECRET", "").strip()
+    if raw:
+        key = _key_bytes(raw)
+        if key is None:
+            raise InvalidSettings(
+                f"OPENAMR_SIGN_IN_SECRET must be {MASTER_KEY_BYTES} bytes, as 64 hexadecimal "
+                "digits or in base64 (`openssl rand -base64 32`)"
+            )
+        return key
+    if master_keys:
+        # The last master key changes least often (new ones go first), so the
+        # digests, and with them the counts of recent failures, survive a rotation
+        # until the old key is dropped.
+        return hmac.new(
+            master_keys[-1].key, b"openamr sign-in attempt digests", hashlib.sha256
+        ).digest()
+    return secrets.token_bytes(32)
 
 
 def normalise_database_url(url: str) -> str:
@@ -78,6 +175,11 @@ def normalise_database_url(url: str) -> str:
     raise InvalidSettings(
         f"OPENAMR_DATABASE_URL must be a sqlite:/// or postgresql:// URL, not {url.split(':')[0]!r}"
     )
+
+
+def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    return Path(raw) if raw else None
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,40 @@ def migrated_engine(settings: Settings) -> Iterator[Engine]:
 def engine(migrated_engine: Engine) -> Iterator[Engine]:
     """The migrated engine, emptied after each test (code under test commits its own batches)."""
     yield migrated_engine
-    with migrated_engine.begin() as connection:
+    with migrated_engine.begin() as connection, _audit_log_unlocked(connection):
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@contextmanager
+def _audit_log_unlocked(connection: sa.Connection) -> Iterator[None]:
+    """Lift the triggers that keep `audit_event` append-only, for emptying the database.
+
+    PostgreSQL: the tests connect as a superuser, which may set
+    `session_replication_role = replica` for this transaction; ordinary
+    triggers (these, and the foreign-key checks, needless when every table is
+    emptied) then do not fire. SQLite cannot disable a trigger: it is dropped
+    and created again from the definition the database keeps.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        yield
+        return
+    triggers = connection.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_event'"
+    ).all()
+    for name, _sql in triggers:
+        connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    yield
+    for _name, sql in triggers:
+        connection.exec_driver_sql(sql)
+
+
+def empty_database(engine: Engine) -> None:
+    """Delete every row of every table, as the `engine` fixture does after each test.
+
+    For fixtures of a wider scope (a world built once per module) to clean up after themselves.
+    """
+    with engine.begin() as connection, _audit_log_unlocked(connection):
         for table in reversed(metadata.sorted_tables):
             connection.execute(table.delete())

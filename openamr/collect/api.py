@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from typing import IO, Annotated, Any
 
 import ijson
@@ -13,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from openamr.access import AccessContext
+from openamr.access import AccessContext, Role
 from openamr.collect.readings import (
     ReadingIngest,
     ReadingInput,
@@ -21,11 +22,17 @@ from openamr.collect.readings import (
     read_readings_csv,
     readings_from_items,
 )
-from openamr.guard.http import current_access, current_engine
+from openamr.guard.audit import NO_TARGET, Target, record_access
+from openamr.guard.http import current_engine
+from openamr.guard.policy import Allow
 from openamr.settings import Settings
-from openamr.timeutil import utc_now
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
+
+# Register readings come from a customer administrator's import, or from operations
+# staff who read meters by hand (a replaced meter's last reading). Gateways send
+# telegrams, which their meters' keys authenticate, not readings they could make up.
+Importer = Annotated[AccessContext, Depends(Allow(Role.CUSTOMER_ADMIN, Role.OPERATIONS))]
 
 # Bodies up to this size stay in memory; larger ones are spooled to a temporary file.
 SPOOL_BYTES = 4 * 1024 * 1024
@@ -90,7 +97,7 @@ class UnsupportedMediaType(ValueError):
 async def post_readings(
     request: Request,
     engine: Annotated[Engine, Depends(current_engine)],
-    access: Annotated[AccessContext, Depends(current_access)],
+    access: Importer,
 ) -> JSONResponse:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/json", "text/csv"):
@@ -99,6 +106,7 @@ async def post_readings(
             "send application/json or text/csv"
         )
     settings: Settings = request.app.state.settings
+    now = request.app.state.clock()
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
         async for chunk in request.stream():
             body.write(chunk)
@@ -107,17 +115,28 @@ async def post_readings(
             engine,
             access=access,
             source="api",
-            now=utc_now(),
+            now=now,
             max_errors=settings.max_errors_reported,
         )
         rows = _csv_rows(body) if content_type == "text/csv" else _json_rows(body)
         try:
             await run_in_threadpool(ingest.add_all, rows, batch_size=settings.ingest_batch_size)
         except UnableToReadReadings as exc:
+            await run_in_threadpool(_record_import, engine, access, now, "failed")
             return JSONResponse(
                 status_code=400, content={"detail": str(exc), "so_far": ingest.report.as_dict()}
             )
+    await run_in_threadpool(_record_import, engine, access, now, "ok")
     return JSONResponse(ingest.report.as_dict())
+
+
+def _record_import(engine: Engine, access: AccessContext, now: datetime, outcome: str) -> None:
+    """One audit event per import: who sent readings for which customer (never the values)."""
+    target = Target(customer_id=min(access.customer_ids)) if access.customer_ids else NO_TARGET
+    with engine.begin() as conn:
+        record_access(
+            conn, access, action="readings.import", now=now, target=target, outcome=outcome
+        )
 
 
 def _csv_rows(body: IO[bytes]) -> Iterator[ReadingInput]:

@@ -1,4 +1,11 @@
-"""Gateways: registering one gives it a token, shown once, of which only a digest is kept."""
+"""Gateways: registering one gives it a token, shown once, of which only a digest is kept.
+
+A gateway's token is its only credential (`Authorization: Bearer`), scoped to
+that gateway and its customer. It can be rotated (`issue_gateway_token`: a
+new one, the old one stops working at once) and revoked
+(`revoke_gateway_token`: none until one is issued again). Each is an audit
+event.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,9 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from openamr.access import AccessContext
-from openamr.guard.http import token_hash
+from openamr.guard.audit import Target, record_access
+from openamr.guard.sessions import token_digest as token_hash
+from openamr.store import identities as identity_store
 from openamr.store import telegrams as store
 
 
@@ -58,4 +67,49 @@ def register_gateway(
             )
         except ValueError as exc:
             raise UnableToRegisterGateway(str(exc)) from None
+        record_access(
+            conn, access, action="gateway.register", now=now, target=_target(gateway.customer_id)
+        )
     return gateway, token
+
+
+def issue_gateway_token(
+    engine: Engine, *, identity: str, access: AccessContext, now: datetime
+) -> str:
+    """A new token for the gateway, returned once; its previous token stops working.
+
+    Raises UnableToRegisterGateway when `access` sees no gateway of that identity.
+    """
+    token = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        found = identity_store.set_gateway_token(
+            conn, identity=identity.strip(), token_hash=token_hash(token), access=access
+        )
+        if found is None:
+            raise UnableToRegisterGateway(f"no gateway {identity.strip()!r}")
+        record_access(
+            conn, access, action="gateway.token_issue", now=now, target=_target(found.customer_id)
+        )
+    return token
+
+
+def revoke_gateway_token(
+    engine: Engine, *, identity: str, access: AccessContext, now: datetime
+) -> None:
+    """Take the gateway's token away: its requests are refused until a new one is issued.
+
+    Raises UnableToRegisterGateway when `access` sees no gateway of that identity.
+    """
+    with engine.begin() as conn:
+        found = identity_store.set_gateway_token(
+            conn, identity=identity.strip(), token_hash=None, access=access
+        )
+        if found is None:
+            raise UnableToRegisterGateway(f"no gateway {identity.strip()!r}")
+        record_access(
+            conn, access, action="gateway.token_revoke", now=now, target=_target(found.customer_id)
+        )
+
+
+def _target(customer_id: int) -> Target:
+    return Target(customer_id=customer_id)

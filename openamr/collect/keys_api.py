@@ -13,25 +13,29 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from openamr.access import AccessContext
-from openamr.guard.http import current_access, current_engine
+from openamr.access import AccessContext, Role
+from openamr.guard.audit import Target, record_access
+from openamr.guard.http import RowId, current_engine, current_now
 from openamr.guard.keyring import Keyring, NoMasterKey, UnableToSealKey, parse_meter_key
+from openamr.guard.policy import Allow
 from openamr.settings import Settings
 from openamr.store import keys as key_store
-from openamr.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["meter keys"])
 
-Access = Annotated[AccessContext, Depends(current_access)]
+# A meter's key opens every telegram it sends: its customer's administrators only.
+Access = Annotated[AccessContext, Depends(Allow(Role.CUSTOMER_ADMIN))]
 Db = Annotated[Engine, Depends(current_engine)]
+Now = Annotated[datetime, Depends(current_now)]
 
 BODY_SHAPE = '{"key": "<32 hexadecimal digits>"}'
 
@@ -94,17 +98,18 @@ def current_keyring(request: Request) -> Keyring:
     responses={400: {}, 404: {}, 422: {}, 503: {}},
 )
 async def put_meter_key(
-    meter_id: int,
+    meter_id: RowId,
     request: Request,
     engine: Db,
     access: Access,
+    now: Now,
     keyring: Annotated[Keyring, Depends(current_keyring)],
 ) -> Response:
     key = _key_from_body(await request.body())
     if not keyring.can_seal:
         raise HTTPException(503, str(NoMasterKey()))
     customer_id = await run_in_threadpool(
-        _store_key, engine, keyring, key, meter_id=meter_id, access=access
+        _store_key, engine, keyring, key, meter_id=meter_id, access=access, now=now
     )
     logger.info("meter %s: key set by %s", meter_id, access.actor)
     hook: KeySetHook | None = getattr(request.app.state, "on_key_set", None)
@@ -125,11 +130,19 @@ async def put_meter_key(
     description="Deletes the meter's sealed key, if it has one. 404: no such meter for the caller.",
     responses={404: {}},
 )
-def delete_meter_key(meter_id: int, engine: Db, access: Access) -> Response:
+def delete_meter_key(meter_id: RowId, engine: Db, access: Access, now: Now) -> Response:
     with engine.begin() as conn:
-        if key_store.find_meter_customer(conn, meter_id=meter_id, access=access) is None:
+        customer_id = key_store.find_meter_customer(conn, meter_id=meter_id, access=access)
+        if customer_id is None:
             raise HTTPException(404, f"no meter {meter_id}")
         if key_store.delete_meter_key(conn, meter_id=meter_id, access=access):
+            record_access(
+                conn,
+                access,
+                action="meter_key.delete",
+                now=now,
+                target=Target(customer_id=customer_id),
+            )
             logger.info("meter %s: key deleted by %s", meter_id, access.actor)
     return Response(status_code=204)
 
@@ -156,7 +169,13 @@ def _key_from_body(body: bytes) -> bytes:
 
 
 def _store_key(
-    engine: Engine, keyring: Keyring, key: bytes, *, meter_id: int, access: AccessContext
+    engine: Engine,
+    keyring: Keyring,
+    key: bytes,
+    *,
+    meter_id: int,
+    access: AccessContext,
+    now: datetime,
 ) -> int:
     """Seal and store the key of a meter the caller may see; its customer. Raises HTTPException."""
     with engine.begin() as conn:
@@ -165,6 +184,9 @@ def _store_key(
             raise HTTPException(404, f"no meter {meter_id}")
         sealed = keyring.seal(key, meter_id=meter_id, customer_id=customer_id)
         key_store.put_meter_key(
-            conn, meter_id=meter_id, customer_id=customer_id, sealed=sealed, now=utc_now()
+            conn, meter_id=meter_id, customer_id=customer_id, sealed=sealed, now=now
+        )
+        record_access(
+            conn, access, action="meter_key.set", now=now, target=Target(customer_id=customer_id)
         )
     return customer_id

@@ -1,4 +1,8 @@
-"""HTTP: gateways post batches of telegrams; each is stored, then decoded into readings."""
+"""HTTP: gateways post batches of telegrams; each is stored, then decoded into readings.
+
+Only gateways may call it, each with its own bearer token (`Allow(Role.GATEWAY)`
+inside `current_gateway`); its telegrams are filed under its own customer.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ from openamr.collect.telegram_input import parse_item
 from openamr.collect.telegrams import TelegramIngest
 from openamr.guard.http import current_gateway
 from openamr.store.telegrams import Gateway, IncomingTelegram
-from openamr.timeutil import utc_now
 
 router = APIRouter(prefix="/api/v1", tags=["telegrams"])
 
@@ -116,7 +119,7 @@ async def post_telegrams(
             },
         )
     ingest: TelegramIngest = request.app.state.telegram_ingest
-    now = utc_now()
+    now = request.app.state.clock()
     accepted: list[IncomingTelegram] = []
     rejected: list[Rejection] = []
     for number, item in enumerate(items, start=1):

@@ -1,9 +1,13 @@
 """The audit log (P9): who did what to which customer's, property's, apartment's data, and why.
 
-This is the interface the rest of openamr writes through; the audit work
-makes it an append-only, hash-chained table with signed checkpoints. An event
-never holds a consumption value or a secret, and names staff and households
-only by their actor ids (``staff:12``, ``household:7``).
+This is the interface the rest of openamr writes through. Events go to
+`audit_event`, an append-only table in which each event is chained to the one
+before it by SHA-256 (`openamr.store.audit`); `openamr audit checkpoint`
+signs Merkle tree heads over it into files outside the database
+(`openamr.guard.checkpoints`) and `openamr audit verify` checks the table
+against them (`openamr.guard.audit_verify`). An event never holds a
+consumption value or a secret, and names staff and households only by their
+actor ids (``staff:12``, ``household:7``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from openamr.access import AccessContext
+from openamr.store import audit as audit_store
+from openamr.store.audit import UnableToRecordEvent
+
+__all__ = ["NO_TARGET", "Target", "UnableToRecordEvent", "record", "record_access"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +53,24 @@ def record(
     `action` is a dotted name such as ``session.sign_in`` or ``values.read``;
     `purpose` the grant, consent or legal basis it happened under (``grant:12``);
     `outcome` ``ok``, ``denied`` or ``failed``.
+
+    On PostgreSQL the append holds a lock until the caller's transaction ends,
+    so that the chain has one order: record late in a transaction, not before
+    slow work. Raises UnableToRecordEvent for a naive `now` or an over-long value.
     """
-    # Filled in by the audit work: the chained, append-only table.
+    audit_store.append_event(
+        conn,
+        at=now,
+        actor=actor,
+        role=role,
+        action=action,
+        customer_id=target.customer_id,
+        property_id=target.property_id,
+        apartment_id=target.apartment_id,
+        tenancy_id=target.tenancy_id,
+        purpose=purpose,
+        outcome=outcome,
+    )
 
 
 def record_access(

@@ -1,25 +1,25 @@
-"""The web API's one door: every route asks here for the caller's access context.
+"""Small FastAPI dependencies every route may take: the engine, the clock, the calling gateway.
 
-Until identities and roles exist (the access-control issue), the API serves
-the installation's trusted operator, as the command line does: run it on a
-private address. Replacing `current_access` is all that change needs here.
+Who the caller is and what it may do is not decided here: every route takes
+its access context from an `openamr.guard.policy.Allow` dependency.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from datetime import datetime
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy.engine import Engine
 
-from openamr.access import AccessContext
+from openamr.access import AccessContext, Role
+from openamr.db import MAX_ROW_ID
+from openamr.guard.policy import Allow
+from openamr.guard.sessions import token_digest
 from openamr.store.telegrams import Gateway, find_gateway_by_token_hash
 
-
-def current_access(request: Request) -> AccessContext:
-    """The access context of the request's caller."""
-    return AccessContext.operator(actor="api")
+# A row id in a URL: a positive 32-bit integer, or the request is refused before it reaches SQL.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def current_engine(request: Request) -> Engine:
@@ -28,26 +28,33 @@ def current_engine(request: Request) -> Engine:
     return engine
 
 
+def current_now(request: Request) -> datetime:
+    """The current instant, from the application's clock (tests move it)."""
+    now: datetime = request.app.state.clock()
+    return now
+
+
 def token_hash(token: str) -> str:
     """What is stored of a gateway's bearer token: its SHA-256, never the token."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return token_digest(token)
 
 
-def current_gateway(request: Request) -> Gateway:
+def current_gateway(
+    request: Request, access: Annotated[AccessContext, Depends(Allow(Role.GATEWAY))]
+) -> Gateway:
     """The gateway whose bearer token the request carries; 401 without a valid one."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if not hmac.compare_digest(scheme.lower(), "bearer") or not token.strip():
-        raise HTTPException(
-            status_code=401,
-            detail="send the gateway's token as `Authorization: Bearer <token>`",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
     with current_engine(request).connect() as conn:
-        gateway = find_gateway_by_token_hash(conn, token_hash(token.strip()))
-    if gateway is None:
+        gateway = find_gateway_by_token_hash(conn, token_hash(_bearer(request)))
+    if gateway is None or f"gateway:{gateway.id}" != access.actor:
+        # Revoked between authentication and here: answered as an unknown token.
         raise HTTPException(
             status_code=401,
-            detail="the token is not that of any gateway",
+            detail="the bearer token is not that of any gateway",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return gateway
+
+
+def _bearer(request: Request) -> str:
+    _scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip()

@@ -11,13 +11,20 @@ open. Master keys come from settings (`OPENAMR_MASTER_KEYS`,
 re-wrapping the data keys (`rewrap`), which leaves the meter keys' own
 ciphertexts as they are.
 
+Small secrets of other kinds (a staff account's TOTP secret) are sealed
+directly under the current master key with `seal_secret`: one AES-256-GCM
+ciphertext that names its master key and whose associated data binds it to a
+purpose and a subject (``staff totp``, the account), so that it opens for
+nothing else.
+
 The exceptions::
 
     KeyringError                  nothing here reveals key material in a message
      ├── UnableToSealKey          not a key of 32 hexadecimal digits (16 bytes)
      │    └── NoMasterKey         no master key is configured
-     └── UnableToOpenKey          unknown master key id, wrong master key, or a row
-                                  moved to another meter or altered
+     ├── UnableToOpenKey          unknown master key id, wrong master key, or a row
+     │                            moved to another meter or altered
+     └── UnableToOpenSecret       the same for a small secret of `seal_secret`
 """
 
 from __future__ import annotations
@@ -40,6 +47,10 @@ NONCE_BYTES = 12
 # The first byte of both ciphertexts: their layout (nonce, then AES-256-GCM
 # ciphertext and tag), so that another layout can be added beside this one.
 FORMAT = b"\x01"
+# A small secret's blob: this byte, the master key id's length and the id, then
+# the nonce and the AES-256-GCM ciphertext and tag.
+SECRET_FORMAT = b"\x02"
+MAX_SECRET_BYTES = 256
 HEX_KEY = re.compile(r"^[0-9A-Fa-f]{32}$")
 
 
@@ -63,6 +74,10 @@ class NoMasterKey(UnableToSealKey):
 
 class UnableToOpenKey(KeyringError):
     """A sealed meter key does not open with the configured master keys."""
+
+
+class UnableToOpenSecret(KeyringError):
+    """A sealed secret does not open: unknown or wrong master key, or sealed for another subject."""
 
 
 def parse_meter_key(text: str) -> bytes:
@@ -152,6 +167,49 @@ class Keyring:
             sealed_key=sealed.sealed_key,
         )
 
+    def seal_secret(self, secret: bytes, *, purpose: str, subject: str) -> bytes:
+        """`secret` sealed under the current master key, bound to `purpose` and `subject`.
+
+        `purpose` is a fixed name from the code (``staff totp``); `subject` says
+        whose secret it is (an account), so a blob copied to another row does not
+        open. Raises NoMasterKey when none is configured, UnableToSealKey for an
+        empty or oversized secret or an empty purpose.
+        """
+        if not 0 < len(secret) <= MAX_SECRET_BYTES:
+            raise UnableToSealKey(f"a sealed secret is 1 to {MAX_SECRET_BYTES} bytes")
+        if not purpose:
+            raise UnableToSealKey("a sealed secret needs a purpose")
+        master_id = self._current()
+        head = SECRET_FORMAT + bytes([len(master_id)]) + master_id.encode()
+        context = _secret_context(master_id, purpose, subject)
+        return head + _encrypt(self._ciphers[master_id], secret, context)[1:]
+
+    def unseal_secret(self, blob: bytes, *, purpose: str, subject: str) -> bytes:
+        """The secret in `blob`, which must have been sealed for this purpose and subject.
+
+        Raises UnableToOpenSecret.
+        """
+        master_id = secret_master_key_id(blob)
+        cipher = None if master_id is None else self._ciphers.get(master_id)
+        if master_id is None or cipher is None:
+            raise UnableToOpenSecret(
+                f"a {purpose} secret is sealed under a master key that is not configured"
+                if master_id is not None
+                else f"a {purpose} secret is not a sealed secret"
+            )
+        body = FORMAT + blob[2 + len(master_id.encode()) :]
+        secret = _decrypt(cipher, body, _secret_context(master_id, purpose, subject))
+        if secret is None:
+            raise UnableToOpenSecret(
+                f"a {purpose} secret does not open with master key {master_id!r}: it was "
+                "altered, or sealed for another subject or with another key of that id"
+            )
+        return secret
+
+    def secret_is_current(self, blob: bytes) -> bool:
+        """True when `blob` is sealed under the current master key."""
+        return secret_master_key_id(blob) == self.current_id
+
     def _current(self) -> str:
         if self.current_id is None:
             raise NoMasterKey
@@ -221,6 +279,27 @@ def rewrap_stored_keys(engine: Engine, keyring: Keyring, *, batch: int = 500) ->
                 else:
                     report.changed_meanwhile += 1
     return report
+
+
+def secret_master_key_id(blob: bytes) -> str | None:
+    """The id of the master key a `seal_secret` blob names, or None if it is not one."""
+    if len(blob) < 2 or blob[:1] != SECRET_FORMAT:
+        return None
+    length = blob[1]
+    raw = blob[2 : 2 + length]
+    if len(raw) != length:
+        return None
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def _secret_context(master_id: str, purpose: str, subject: str) -> bytes:
+    # Lengths first, so no purpose and subject pair reads as another.
+    return (
+        f"openamr secret|master {master_id}|{len(purpose)}:{purpose}|{len(subject)}:{subject}"
+    ).encode()
 
 
 def _key_context(meter_id: int, customer_id: int) -> bytes:

@@ -26,6 +26,8 @@ STAFF_IDLE = timedelta(minutes=30)
 STAFF_LIFETIME = timedelta(hours=12)
 HOUSEHOLD_IDLE = timedelta(days=7)
 HOUSEHOLD_LIFETIME = timedelta(days=30)
+# After the passphrase, the TOTP code must follow within this time, or sign in again.
+SECOND_FACTOR_WINDOW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +91,29 @@ def end_session(conn: sa.Connection, token: str, *, now: datetime) -> None:
         .where(auth_session.c.token_hash == token_digest(token), auth_session.c.ended_at.is_(None))
         .values(ended_at=now)
     )
+
+
+def end_sessions(
+    conn: sa.Connection,
+    *,
+    now: datetime,
+    staff_account_id: int | None = None,
+    household_id: int | None = None,
+    keeping: str | None = None,
+) -> int:
+    """End every open session of one staff account or one household; how many were ended.
+
+    For a passphrase change or reset, a disabled account, a household whose
+    tenancy ended. `keeping` is the token of a session to leave open (the
+    one that made the change).
+    """
+    if (staff_account_id is None) == (household_id is None):
+        raise ValueError("name exactly one staff account or one household")
+    query = auth_session.update().where(auth_session.c.ended_at.is_(None))
+    if staff_account_id is not None:
+        query = query.where(auth_session.c.staff_account_id == staff_account_id)
+    else:
+        query = query.where(auth_session.c.household_id == household_id)
+    if keeping:
+        query = query.where(auth_session.c.token_hash != token_digest(keeping))
+    return conn.execute(query.values(ended_at=now)).rowcount

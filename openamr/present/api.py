@@ -1,10 +1,19 @@
-"""HTTP: the portfolio and its values, at hour, day or month resolution, as JSON or CSV."""
+"""HTTP: the portfolio and its values, at hour, day or month resolution, as JSON or CSV.
+
+Who may call what (`openamr.guard.policy`): the register (properties,
+apartments, points) is the customer's staff's; an apartment's points and
+values are also the household's own (its tenancy only) and, under an
+approved grant, support's and other platform staff's (the granted tenancy
+only); a property's values are the customer's staff's. Customer staff get
+hourly values of apartments only where their customer enabled it. Every
+read of an apartment's values by anyone but its household is audited.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -12,8 +21,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
 
-from openamr.access import AccessContext
-from openamr.guard.http import current_access, current_engine
+from openamr.access import AccessContext, Role
+from openamr.guard.http import RowId, current_engine, current_now
+from openamr.guard.policy import Allow, refuse_hourly
+from openamr.guard.reads import record_value_reads
 from openamr.present.series import Series, point_series, total
 from openamr.store import queries
 from openamr.units import Medium
@@ -21,8 +32,22 @@ from openamr.validate import Resolution
 
 router = APIRouter(prefix="/api/v1", tags=["portfolio and values"])
 
-Access = Annotated[AccessContext, Depends(current_access)]
+# The register and a property's values: the customer's own staff.
+Staff = Annotated[AccessContext, Depends(Allow(Role.CUSTOMER_ADMIN, Role.OPERATIONS))]
+# An apartment's points and values: also its household, and platform staff under a grant.
+Presentation = Annotated[
+    AccessContext,
+    Depends(
+        Allow(
+            Role.HOUSEHOLD,
+            Role.CUSTOMER_ADMIN,
+            Role.OPERATIONS,
+            under_grant=(Role.SUPPORT, Role.PLATFORM_STAFF),
+        )
+    ),
+]
 Db = Annotated[Engine, Depends(current_engine)]
+Now = Annotated[datetime, Depends(current_now)]
 FromDay = Annotated[date, Query(alias="from", description="First local day, YYYY-MM-DD")]
 ToDay = Annotated[date, Query(alias="to", description="Local day after the last, YYYY-MM-DD")]
 ResolutionQuery = Annotated[Resolution, Query(description="hour, day or month")]
@@ -32,7 +57,7 @@ CSV_HEADER = ("metering_point", "medium", "start", "end", "value", "unit", "stat
 
 
 @router.get("/properties", summary="Properties the caller may see")
-def get_properties(engine: Db, access: Access) -> list[dict[str, Any]]:
+def get_properties(engine: Db, access: Staff) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = queries.list_properties(conn, access=access)
     return [
@@ -49,7 +74,7 @@ def get_properties(engine: Db, access: Access) -> list[dict[str, Any]]:
 
 
 @router.get("/properties/{property_id}/apartments", summary="Apartments of a property")
-def get_apartments(property_id: int, engine: Db, access: Access) -> list[dict[str, Any]]:
+def get_apartments(property_id: RowId, engine: Db, access: Staff) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         _property_or_404(conn, access, property_id)
         rows = queries.list_apartments(conn, access=access, property_id=property_id)
@@ -57,7 +82,7 @@ def get_apartments(property_id: int, engine: Db, access: Access) -> list[dict[st
 
 
 @router.get("/properties/{property_id}/metering-points", summary="Metering points of a property")
-def get_property_points(property_id: int, engine: Db, access: Access) -> list[dict[str, Any]]:
+def get_property_points(property_id: RowId, engine: Db, access: Staff) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         _property_or_404(conn, access, property_id)
         rows = queries.list_metering_points(conn, access=access, property_id=property_id)
@@ -65,7 +90,9 @@ def get_property_points(property_id: int, engine: Db, access: Access) -> list[di
 
 
 @router.get("/apartments/{apartment_id}/metering-points", summary="Metering points of an apartment")
-def get_apartment_points(apartment_id: int, engine: Db, access: Access) -> list[dict[str, Any]]:
+def get_apartment_points(
+    apartment_id: RowId, engine: Db, access: Presentation
+) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         _apartment_or_404(conn, access, apartment_id)
         rows = queries.list_metering_points(conn, access=access, apartment_id=apartment_id)
@@ -79,20 +106,27 @@ def get_apartment_points(apartment_id: int, engine: Db, access: Access) -> list[
     "each with its status: measured, estimated, missing or rejected.",
 )
 def get_point_values(
-    point_id: int,
+    point_id: RowId,
     engine: Db,
-    access: Access,
+    access: Presentation,
+    now: Now,
     first_day: FromDay,
     end_day: ToDay,
     resolution: ResolutionQuery = Resolution.HOUR,
     format: FormatQuery = "json",
 ) -> Response:
-    with engine.connect() as conn:
+    with engine.begin() as conn:
         points = queries.list_metering_points(conn, access=access, point_id=point_id)
         if not points:
             raise HTTPException(404, f"no metering point {point_id}")
-        series = point_series(
-            conn, points, first_day=first_day, end_day=end_day, resolution=resolution
+        series = _read_values(
+            conn,
+            access,
+            points,
+            first_day=first_day,
+            end_day=end_day,
+            resolution=resolution,
+            now=now,
         )
     return _answer(series, first_day, end_day, resolution, format)
 
@@ -101,22 +135,29 @@ def get_point_values(
     "/apartments/{apartment_id}/values", summary="Values of an apartment, per metering point"
 )
 def get_apartment_values(
-    apartment_id: int,
+    apartment_id: RowId,
     engine: Db,
-    access: Access,
+    access: Presentation,
+    now: Now,
     first_day: FromDay,
     end_day: ToDay,
     resolution: ResolutionQuery = Resolution.HOUR,
     medium: Medium | None = None,
     format: FormatQuery = "json",
 ) -> Response:
-    with engine.connect() as conn:
+    with engine.begin() as conn:
         _apartment_or_404(conn, access, apartment_id)
         points = queries.list_metering_points(
             conn, access=access, apartment_id=apartment_id, medium=medium
         )
-        series = point_series(
-            conn, points, first_day=first_day, end_day=end_day, resolution=resolution
+        series = _read_values(
+            conn,
+            access,
+            points,
+            first_day=first_day,
+            end_day=end_day,
+            resolution=resolution,
+            now=now,
         )
     return _answer(series, first_day, end_day, resolution, format)
 
@@ -128,9 +169,9 @@ def get_apartment_values(
     "(such as the building's main heat meter) as a series of its own.",
 )
 def get_property_values(
-    property_id: int,
+    property_id: RowId,
     engine: Db,
-    access: Access,
+    access: Staff,
     medium: Medium,
     first_day: FromDay,
     end_day: ToDay,
@@ -142,13 +183,37 @@ def get_property_values(
         points = queries.list_metering_points(
             conn, access=access, property_id=property_id, medium=medium
         )
+        if resolution is Resolution.HOUR and any(p.apartment_id is not None for p in points):
+            refuse_hourly(access)  # a sum over few apartments is close to one household's hours
         series = point_series(
-            conn, points, first_day=first_day, end_day=end_day, resolution=resolution
+            conn, points, access=access, first_day=first_day, end_day=end_day, resolution=resolution
         )
     apartments = [s for s, p in zip(series, points, strict=True) if p.apartment_id is not None]
     building = [s for s, p in zip(series, points, strict=True) if p.apartment_id is None]
     answer = ([total("apartments total", apartments)] if apartments else []) + building
     return _answer(answer, first_day, end_day, resolution, format)
+
+
+def _read_values(
+    conn: sa.Connection,
+    access: AccessContext,
+    points: list[queries.PointRow],
+    *,
+    first_day: date,
+    end_day: date,
+    resolution: Resolution,
+    now: datetime,
+) -> list[Series]:
+    """The points' values as the caller may see them, and the read in the audit log."""
+    if resolution is Resolution.HOUR and any(p.apartment_id is not None for p in points):
+        refuse_hourly(access)
+    series = point_series(
+        conn, points, access=access, first_day=first_day, end_day=end_day, resolution=resolution
+    )
+    record_value_reads(
+        conn, access, points, first_day=first_day, end_day=end_day, resolution=resolution, now=now
+    )
+    return series
 
 
 def _property_or_404(conn: sa.Connection, access: AccessContext, property_id: int) -> None:

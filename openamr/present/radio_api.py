@@ -1,4 +1,8 @@
-"""HTTP: the radio side for operations: gateways' health, and every device heard."""
+"""HTTP: the radio side for operations: gateways' health, and every device heard.
+
+Meter-centric data of the caller's own customer: its administrators and
+operations staff (`openamr.guard.policy`).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
-from openamr.access import AccessContext
-from openamr.guard.http import current_access, current_engine
+from openamr.access import AccessContext, Role
+from openamr.guard.http import current_engine, current_now
+from openamr.guard.policy import Allow
 from openamr.store import telegrams as store
-from openamr.timeutil import utc_now
 
 router = APIRouter(prefix="/api/v1", tags=["gateways and devices"])
+
+Staff = Annotated[AccessContext, Depends(Allow(Role.CUSTOMER_ADMIN, Role.OPERATIONS))]
 
 
 class GatewayOut(BaseModel):
@@ -46,10 +52,11 @@ class DeviceOut(BaseModel):
 @router.get("/gateways", summary="Gateways: last seen, telegrams per hour, devices heard")
 def get_gateways(
     engine: Annotated[Engine, Depends(current_engine)],
-    access: Annotated[AccessContext, Depends(current_access)],
+    access: Staff,
+    now: Annotated[datetime, Depends(current_now)],
 ) -> list[GatewayOut]:
     with engine.connect() as conn:
-        rows = store.list_gateways(conn, access=access, now=utc_now())
+        rows = store.list_gateways(conn, access=access, now=now)
     return [
         GatewayOut(
             id=row.id,
@@ -77,7 +84,7 @@ def get_gateways(
 )
 def get_devices(
     engine: Annotated[Engine, Depends(current_engine)],
-    access: Annotated[AccessContext, Depends(current_access)],
+    access: Staff,
     unassigned: Annotated[bool, Query(description="Only devices not in the register")] = False,
 ) -> list[DeviceOut]:
     with engine.connect() as conn:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from openamr.access import AccessContext
 from openamr.store.queries import PointRow
 from openamr.store.values import list_hourly_values
 from openamr.validate import PeriodValue, Resolution, Status, aggregate_rows, local_span
@@ -36,13 +37,17 @@ def point_series(
     conn: sa.Connection,
     points: Sequence[PointRow],
     *,
+    access: AccessContext,
     first_day: date,
     end_day: date,
     resolution: Resolution,
 ) -> list[Series]:
     """One series per point, every period present (missing ones with status `missing`).
 
-    The caller has resolved `points` through the access context already.
+    The caller has resolved `points` through `access` already; the hours are
+    read through it too, so a household (or staff under a grant) gets only
+    its tenancy's hours: periods before its move-in, or a day it moved in
+    during, come out as `missing`.
     """
     if end_day <= first_day:
         raise UnableToReadValues("the end date must be later than the start date")
@@ -56,7 +61,7 @@ def point_series(
     except ValueError as exc:
         raise UnableToReadValues(str(exc)) from None
     stored = list_hourly_values(
-        conn, metering_point_ids=[p.id for p in points], start=start, end=end
+        conn, access=access, metering_point_ids=[p.id for p in points], start=start, end=end
     )
     series = []
     for point in points:

@@ -41,8 +41,14 @@ def ensure_customer(conn: sa.Connection, *, name: str, now: datetime) -> Ensured
 
 
 def ensure_property(
-    conn: sa.Connection, *, customer_id: int, designation: str, time_zone: str
+    conn: sa.Connection,
+    *,
+    customer_id: int,
+    designation: str,
+    time_zone: str,
+    name: str | None = None,
 ) -> Ensured:
+    """The customer's property of `designation`; a new one is called `name` (or its designation)."""
     found = conn.execute(
         sa.select(property_.c.id).where(
             property_.c.customer_id == customer_id, property_.c.designation == designation
@@ -53,7 +59,10 @@ def ensure_property(
     new_id = conn.execute(
         property_.insert()
         .values(
-            customer_id=customer_id, designation=designation, name=designation, time_zone=time_zone
+            customer_id=customer_id,
+            designation=designation,
+            name=name or designation,
+            time_zone=time_zone,
         )
         .returning(property_.c.id)
     ).scalar_one()
@@ -287,14 +296,20 @@ def add_tenancy(
     """A household's period in an apartment (no names). Raises UnableToRegister on overlap."""
     if end_at is not None and end_at <= start_at:
         raise UnableToRegister("a tenancy must end after it starts")
-    query = sa.select(tenancy.c.id).where(
+    query = sa.select(tenancy.c.id, tenancy.c.start_at, tenancy.c.end_at).where(
         tenancy.c.apartment_id == apartment_id,
         sa.or_(tenancy.c.end_at.is_(None), tenancy.c.end_at > start_at),
     )
     if end_at is not None:
         query = query.where(tenancy.c.start_at < end_at)
-    if conn.execute(query.limit(1)).first() is not None:
-        raise UnableToRegister("the apartment already has a tenancy in that period")
+    clash = conn.execute(query.order_by(tenancy.c.start_at).limit(1)).first()
+    if clash is not None:
+        # Ids and instants only: a tenancy has nothing else, and nothing that names anyone.
+        until = clash.end_at.isoformat() if clash.end_at else "no end (its household lives there)"
+        raise UnableToRegister(
+            f"the apartment already has tenancy {clash.id} in that period: from "
+            f"{clash.start_at.isoformat()} until {until}"
+        )
     tenancy_id: int = conn.execute(
         tenancy.insert()
         .values(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from openamr.access import AccessContext
 from openamr.store.schema import (
+    access_grant_medium,
     apartment,
     customer,
     entrance,
@@ -15,6 +17,7 @@ from openamr.store.schema import (
     meter_installation,
     metering_point,
     property_,
+    tenancy,
 )
 from openamr.units import STORAGE_UNITS, parse_unit
 
@@ -50,11 +53,84 @@ class PointRow:
     time_zone: str
 
 
+@dataclass(frozen=True, slots=True)
+class TenancySpan:
+    """A tenancy as the audit of a read needs it: which household's period a read touched."""
+
+    id: int
+    apartment_id: int
+    start_at: datetime
+    end_at: datetime | None
+
+
 def _visible(column: sa.ColumnElement[int], access: AccessContext) -> sa.ColumnElement[bool]:
     """The SQL filter that keeps the caller to its own customers."""
     if access.customer_ids is None:
         return sa.true()
     return column.in_(sorted(access.customer_ids))
+
+
+def _visible_apartment(
+    column: sa.ColumnElement[int | None], access: AccessContext
+) -> sa.ColumnElement[bool]:
+    """A household, or staff under a grant, reaches one apartment only: its tenancy's."""
+    if access.tenancy is None:
+        return sa.true()
+    return column == access.tenancy.apartment_id
+
+
+def _visible_point(access: AccessContext) -> sa.ColumnElement[bool]:
+    """Metering points the caller may see: its customers', its tenancy's, its grant's media."""
+    clause = sa.and_(
+        _visible(metering_point.c.customer_id, access),
+        _visible_apartment(metering_point.c.apartment_id, access),
+    )
+    if access.grant_id is not None:
+        # A grant opens the media of its scope, nothing else of the apartment.
+        clause = sa.and_(
+            clause,
+            metering_point.c.medium.in_(
+                sa.select(access_grant_medium.c.medium).where(
+                    access_grant_medium.c.grant_id == access.grant_id
+                )
+            ),
+        )
+    return clause
+
+
+def tenancy_window(
+    access: AccessContext, start: datetime, end: datetime
+) -> tuple[datetime, datetime]:
+    """[start, end) narrowed to the caller's tenancy, if it has one (P1b); may come out empty.
+
+    A household, or staff under a grant, reads nothing from before the
+    tenancy began or from its end on: the previous and the next household's
+    hours are not theirs.
+    """
+    if access.tenancy is None:
+        return start, end
+    start = max(start, access.tenancy.start_at)
+    if access.tenancy.end_at is not None:
+        end = min(end, access.tenancy.end_at)
+    return start, end
+
+
+def list_tenancies_in(
+    conn: sa.Connection, *, apartment_ids: list[int], start: datetime, end: datetime
+) -> list[TenancySpan]:
+    """The tenancies of these apartments that overlap [start, end), oldest first."""
+    if not apartment_ids:
+        return []
+    query = (
+        sa.select(tenancy.c.id, tenancy.c.apartment_id, tenancy.c.start_at, tenancy.c.end_at)
+        .where(
+            tenancy.c.apartment_id.in_(sorted(set(apartment_ids))),
+            tenancy.c.start_at < end,
+            sa.or_(tenancy.c.end_at.is_(None), tenancy.c.end_at > start),
+        )
+        .order_by(tenancy.c.apartment_id, tenancy.c.start_at)
+    )
+    return [TenancySpan(*row) for row in conn.execute(query)]
 
 
 def list_properties(
@@ -85,6 +161,14 @@ def list_properties(
         .where(_visible(property_.c.customer_id, access))
         .order_by(customer.c.name, property_.c.designation)
     )
+    if access.tenancy is not None:
+        query = query.where(
+            property_.c.id
+            == sa.select(entrance.c.property_id)
+            .join(apartment, apartment.c.entrance_id == entrance.c.id)
+            .where(apartment.c.id == access.tenancy.apartment_id)
+            .scalar_subquery()
+        )
     if designation is not None:
         query = query.where(property_.c.designation == designation)
     if property_id is not None:
@@ -109,7 +193,11 @@ def list_apartments(
             apartment.c.number,
         )
         .join(entrance, entrance.c.id == apartment.c.entrance_id)
-        .where(entrance.c.property_id == property_id, _visible(apartment.c.customer_id, access))
+        .where(
+            entrance.c.property_id == property_id,
+            _visible(apartment.c.customer_id, access),
+            _visible_apartment(apartment.c.id, access),
+        )
         .order_by(entrance.c.address, apartment.c.number)
     )
     if entrance_address is not None:
@@ -131,7 +219,11 @@ def get_apartment(
             apartment.c.number,
         )
         .join(entrance, entrance.c.id == apartment.c.entrance_id)
-        .where(apartment.c.id == apartment_id, _visible(apartment.c.customer_id, access))
+        .where(
+            apartment.c.id == apartment_id,
+            _visible(apartment.c.customer_id, access),
+            _visible_apartment(apartment.c.id, access),
+        )
     )
     row = conn.execute(query).first()
     return ApartmentRow(*row) if row else None
@@ -158,7 +250,7 @@ def list_metering_points(
             property_.c.time_zone,
         )
         .join(property_, property_.c.id == metering_point.c.property_id)
-        .where(_visible(metering_point.c.customer_id, access))
+        .where(_visible_point(access))
         .order_by(metering_point.c.id)
     )
     if point_id is not None:

@@ -9,14 +9,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from openamr.access import Role
 from openamr.app import create_app
 from openamr.cli import main
 from openamr.settings import Settings
-from tests.helpers import portfolio_csv
+from openamr.store.schema import apartment, audit_event
+from tests.helpers import (
+    add_customer,
+    customer_id,
+    enable_operations_hourly,
+    portfolio_csv,
+    sign_in,
+)
 
 PORTFOLIO = [
     "Hem AB,Uppsala Kåbo 1:23,Kåbovägen 12A,1101,electricity,EL-1,kWh,7,2026-01-01T00:00:00+01:00,",
@@ -37,6 +46,14 @@ def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
         yield test_client
 
 
+def _apartment_id(engine: Engine, number: str) -> int:
+    with engine.connect() as conn:
+        found: int = conn.execute(
+            sa.select(apartment.c.id).where(apartment.c.number == number)
+        ).scalar_one()
+    return found
+
+
 def _run(env: dict[str, str], *args: str) -> str:
     result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -44,11 +61,15 @@ def _run(env: dict[str, str], *args: str) -> str:
 
 
 def test_portfolio_then_readings_over_the_api_then_export(
-    tmp_path: Path, cli_env: dict[str, str], client: TestClient
+    tmp_path: Path, cli_env: dict[str, str], client: TestClient, engine: Engine
 ) -> None:
     portfolio = tmp_path / "portfolio.csv"
     portfolio.write_text(portfolio_csv(PORTFOLIO), encoding="utf-8")
     assert "created: 1 apartments" not in _run(cli_env, "import", "portfolio", str(portfolio))
+    # The customer's administrator sends readings and reads hourly values, which Hem AB allows.
+    hem = customer_id(engine, "Hem AB")
+    enable_operations_hourly(engine, hem)
+    sign_in(client, engine, Role.CUSTOMER_ADMIN, customer=hem)
 
     body = (
         "meter,timestamp,value,unit\n"
@@ -114,6 +135,15 @@ def test_portfolio_then_readings_over_the_api_then_export(
     assert rows[2]["start"] == "2026-03-29T03:00:00+02:00"
     assert [row["status"] for row in rows[1:4]] == ["measured", "measured", "measured"]
     assert rows[5]["status"] == "missing"
+    # The command line read an apartment's values: an audit event names its user, not the values.
+    with engine.connect() as conn:
+        [read] = conn.execute(
+            sa.select(audit_event.c.actor, audit_event.c.role, audit_event.c.apartment_id).where(
+                audit_event.c.action == "values.read.hour"
+            )
+        ).all()
+    assert read.actor.startswith("cli:")
+    assert (read.role, read.apartment_id) == ("operator", _apartment_id(engine, "1101"))
 
     # The building's heat meter: the property-level point, one day, 69 kWh over 23 hours.
     daily = _run(
@@ -159,7 +189,8 @@ def test_portfolio_then_readings_over_the_api_then_export(
     assert len(as_csv.text.strip().splitlines()) == 24
 
 
-def test_the_api_answers_bad_requests_precisely(client: TestClient) -> None:
+def test_the_api_answers_bad_requests_precisely(client: TestClient, engine: Engine) -> None:
+    sign_in(client, engine, Role.CUSTOMER_ADMIN, customer=add_customer(engine, "Hem AB"))
     answer = client.post("/api/v1/readings", content="x", headers={"Content-Type": "text/plain"})
     assert answer.status_code == 415
     assert "text/csv" in answer.json()["detail"]
@@ -184,11 +215,12 @@ def test_the_api_answers_bad_requests_precisely(client: TestClient) -> None:
 
 
 def test_a_large_csv_batch_in_one_request(
-    tmp_path: Path, cli_env: dict[str, str], client: TestClient
+    tmp_path: Path, cli_env: dict[str, str], client: TestClient, engine: Engine
 ) -> None:
     portfolio = tmp_path / "portfolio.csv"
     portfolio.write_text(portfolio_csv(PORTFOLIO), encoding="utf-8")
     _run(cli_env, "import", "portfolio", str(portfolio))
+    sign_in(client, engine, Role.CUSTOMER_ADMIN, customer=customer_id(engine, "Hem AB"))
     # 100,000 rows: 50,000 minutes of two meters.
     lines = ["meter,timestamp,value,unit"]
     for minute in range(50_000):

@@ -27,6 +27,7 @@ def _hours(
         series = point_series(
             conn,
             points[:1],
+            access=OPERATOR,
             first_day=first,
             end_day=date.fromordinal(first.toordinal() + 1),
             resolution=Resolution.HOUR,
@@ -245,11 +246,11 @@ def test_days_follow_local_time_on_both_dst_changes(
     with engine.connect() as conn:
         points = queries.list_metering_points(conn, access=OPERATOR, medium="electricity")
         hourly = point_series(
-            conn, points, first_day=first, end_day=end, resolution=Resolution.HOUR
+            conn, points, access=OPERATOR, first_day=first, end_day=end, resolution=Resolution.HOUR
         )[0].values
-        daily = point_series(conn, points, first_day=first, end_day=end, resolution=Resolution.DAY)[
-            0
-        ].values
+        daily = point_series(
+            conn, points, access=OPERATOR, first_day=first, end_day=end, resolution=Resolution.DAY
+        )[0].values
     assert len(hourly) == hours_in_day
     assert {v.value for v in hourly} == {1000}
     assert [(v.value, v.status) for v in daily] == [(hours_in_day * 1000, Status.ESTIMATED)]
@@ -280,6 +281,7 @@ def test_a_time_ordered_stream_in_small_batches_gives_the_same_values_as_a_file_
         series = point_series(
             conn,
             points,
+            access=OPERATOR,
             first_day=date(2026, 2, 10),
             end_day=date(2026, 2, 11),
             resolution=Resolution.HOUR,

@@ -15,16 +15,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from openamr.access import AccessContext
+from openamr.access import AccessContext, Role
 from openamr.app import create_app
 from openamr.cli import main
 from openamr.collect.portfolio import import_portfolio, read_portfolio_csv
-from openamr.guard.http import current_access
 from openamr.guard.keyring import Keyring, UnableToOpenKey
 from openamr.settings import MasterKey, Settings
 from openamr.store import keys as key_store
 from openamr.store.schema import metadata, meter, meter_key
-from tests.helpers import NOW, OPERATOR, load_portfolio
+from tests.helpers import NOW, OPERATOR, load_portfolio, sign_in
 
 KEY = bytes.fromhex("8B1E2D3C4B5A69788796A5B4C3D2E1F7")
 OTHER_KEY = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
@@ -240,9 +239,12 @@ def app(settings: Settings, engine: Engine) -> FastAPI:
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
+def client(
+    app: FastAPI, engine: Engine, meters: dict[str, tuple[int, int]]
+) -> Iterator[TestClient]:
+    """Signed in as an administrator of Hem AB, the customer of HM-1101 and HM-1102."""
     with TestClient(app) as test_client:
-        yield test_client
+        yield sign_in(test_client, engine, Role.CUSTOMER_ADMIN, customer=meters["HM-1101"][1])
 
 
 def _stored_key(engine: Engine, meter_id: int, customer_id: int) -> bytes | None:
@@ -305,8 +307,7 @@ def test_a_bad_body_gets_a_precise_message_that_does_not_repeat_it(
 def test_a_meter_the_caller_may_not_see_is_not_found(
     app: FastAPI, client: TestClient, engine: Engine, meters: dict[str, tuple[int, int]]
 ) -> None:
-    theirs = AccessContext.system("t", meters["HM-9"][1])
-    app.dependency_overrides[current_access] = lambda: theirs
+    sign_in(client, engine, Role.CUSTOMER_ADMIN, customer=meters["HM-9"][1])  # Annat AB's
     meter_id, customer_id = meters["HM-1101"]
     _seal_and_store(engine, Keyring((NEW,)), meter_id, customer_id)
     answer = client.put(f"/api/v1/meters/{meter_id}/key", json={"key": OTHER_KEY.hex()})
@@ -325,6 +326,7 @@ def test_without_a_master_key_put_says_what_to_configure(
 ) -> None:
     meter_id, customer_id = meters["HM-1101"]
     with TestClient(create_app(settings, engine=engine)) as client:
+        sign_in(client, engine, Role.CUSTOMER_ADMIN, customer=customer_id)
         answer = client.put(f"/api/v1/meters/{meter_id}/key", json={"key": KEY.hex()})
     assert answer.status_code == 503
     assert answer.json()["detail"].startswith(
@@ -395,11 +397,12 @@ def test_no_key_reaches_the_log_even_at_debug(
         keyring=Keyring((NEW,)),
     )
     assert (report.keys_set, len(report.errors)) == (1, 1)
-    meter_id = meters["HM-9"][0]
+    meter_id, customer_id = meters["HM-9"]
+    sign_in(client, engine, Role.CUSTOMER_ADMIN, customer=customer_id)
     answer = client.put(f"/api/v1/meters/{meter_id}/key", json={"key": KEY.hex()})
     assert answer.status_code == 204
     # Logging was on, down to the statements and their parameters.
-    assert f"meter {meter_id}: key set by api" in caplog.text
+    assert f"meter {meter_id}: key set by staff:" in caplog.text
     assert "INSERT INTO meter_key" in caplog.text
     for key in (KEY, OTHER_KEY):
         _assert_not_in(key, caplog.text)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from openamr.access import Role
 from openamr.app import create_app
 from openamr.collect.gateways import register_gateway
 from openamr.collect.portfolio import import_portfolio, read_portfolio_csv
@@ -24,7 +25,7 @@ from openamr.settings import MasterKey, Settings
 from openamr.store import queries
 from openamr.store.schema import reading, rejected_input, telegram
 from openamr.validate import Resolution
-from tests.helpers import NOW, OPERATOR, PORTFOLIO_HEADER
+from tests.helpers import NOW, OPERATOR, PORTFOLIO_HEADER, customer_id, sign_in
 
 WATER = (
     "Hem AB,Uppsala Kåbo 1:23,Kåbovägen 12A,{apartment},cold_water,{id},m3,8,"
@@ -106,6 +107,7 @@ def _hours(engine: Engine) -> list[tuple[int | None, str]]:
         series = point_series(
             conn,
             points[:1],
+            access=OPERATOR,
             first_day=date(2026, 2, 10),
             end_day=date(2026, 2, 11),
             resolution=Resolution.HOUR,
@@ -139,6 +141,7 @@ def test_telegrams_become_readings_at_the_meters_clock_and_then_hourly_values(
     assert _count(engine, telegram) == 4
     assert _count(engine, reading) == 4
 
+    sign_in(client, engine, Role.OPERATIONS, customer=customer_id(engine, "Hem AB"))
     devices = client.get("/api/v1/devices").json()
     assert [(d["device_id"], d["assigned"], d["telegrams"], d["rssi_dbm"]) for d in devices] == [
         ("12345678", True, 4, -71)
@@ -157,6 +160,7 @@ def test_an_unknown_meter_waits_as_unassigned_until_the_register_has_it(
     ]
     answer = _post(client, token, items)
     assert (answer["unassigned"], answer["readings"]) == (3, 0)
+    sign_in(client, engine, Role.OPERATIONS, customer=customer_id(engine, "Hem AB"))
     unassigned = client.get("/api/v1/devices", params={"unassigned": "true"}).json()
     assert [(d["manufacturer"], d["device_id"]) for d in unassigned] == [("KAM", "87654321")]
 
@@ -247,6 +251,7 @@ def test_an_encrypted_telegram_waits_for_its_key_and_a_wrong_key_gives_no_readin
                 sa.select(telegram.c.meter_id).where(telegram.c.cause == "key_needed")
             ).scalar_one()
 
+        sign_in(client, engine, Role.CUSTOMER_ADMIN, customer=customer_id(engine, "Hem AB"))
         wrong = client.put(f"/api/v1/meters/{meter_id}/key", json={"key": "ff" * 16})
         assert wrong.status_code == 204
         second = _post(client, token, items[1:2])

@@ -1,5 +1,7 @@
 """Identities: staff accounts, households, passkeys, access codes, sessions, sign-in attempts.
 
+And the passkey ceremonies' challenges, kept for a few minutes each.
+
 And the customer's choice whether its operations staff see hourly values.
 
 Revision ID: 0003
@@ -45,6 +47,18 @@ def upgrade() -> None:
         sa.Column("totp_last_step", sa.BigInteger(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("disabled_at", UTCDateTime(), nullable=True),
+        sa.CheckConstraint(
+            "role IN ('customer_admin', 'operations', 'support', 'platform_staff', 'platform_admin')",
+            name=op.f("ck_staff_account_staff_role"),
+        ),
+        sa.CheckConstraint(
+            "(customer_id IS NULL) = (role IN ('support', 'platform_staff', 'platform_admin'))",
+            name=op.f("ck_staff_account_customer_staff_have_a_customer"),
+        ),
+        sa.CheckConstraint(
+            "role NOT IN ('support', 'platform_staff', 'platform_admin') OR totp_secret IS NOT NULL",
+            name=op.f("ck_staff_account_platform_staff_have_totp"),
+        ),
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customer.id"], name=op.f("fk_staff_account_customer_id_customer")
         ),
@@ -68,6 +82,9 @@ def upgrade() -> None:
         sa.Column("expires_at", UTCDateTime(), nullable=False),
         sa.Column("used_at", UTCDateTime(), nullable=True),
         sa.Column("revoked_at", UTCDateTime(), nullable=True),
+        sa.CheckConstraint(
+            "kind IN ('letter', 'device')", name=op.f("ck_access_code_access_code_kind")
+        ),
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customer.id"], name=op.f("fk_access_code_customer_id_customer")
         ),
@@ -167,6 +184,54 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_passkey_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_passkey_household_id"), ["household_id"], unique=False)
 
+    op.create_table(
+        "webauthn_challenge",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("challenge_hash", sa.String(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=16), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("household_id", sa.Integer(), nullable=True),
+        sa.Column("access_code_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.Column("used_at", UTCDateTime(), nullable=True),
+        sa.CheckConstraint(
+            "purpose IN ('register', 'authenticate')",
+            name=op.f("ck_webauthn_challenge_webauthn_challenge_purpose"),
+        ),
+        sa.CheckConstraint(
+            "purpose = 'authenticate' OR household_id IS NOT NULL",
+            name=op.f("ck_webauthn_challenge_registration_has_household"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["access_code_id"],
+            ["access_code.id"],
+            name=op.f("fk_webauthn_challenge_access_code_id_access_code"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customer.id"],
+            name=op.f("fk_webauthn_challenge_customer_id_customer"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["household_id"],
+            ["household.id"],
+            name=op.f("fk_webauthn_challenge_household_id_household"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webauthn_challenge")),
+        sa.UniqueConstraint("challenge_hash", name=op.f("uq_webauthn_challenge_challenge_hash")),
+    )
+    with op.batch_alter_table("webauthn_challenge", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webauthn_challenge_access_code_id"), ["access_code_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_webauthn_challenge_customer_id"), ["customer_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_webauthn_challenge_household_id"), ["household_id"], unique=False
+        )
+
     with op.batch_alter_table("customer", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("operations_hourly", sa.Boolean(), server_default=sa.false(), nullable=False)
@@ -176,6 +241,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("customer", schema=None) as batch_op:
         batch_op.drop_column("operations_hourly")
+
+    with op.batch_alter_table("webauthn_challenge", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webauthn_challenge_household_id"))
+        batch_op.drop_index(batch_op.f("ix_webauthn_challenge_customer_id"))
+        batch_op.drop_index(batch_op.f("ix_webauthn_challenge_access_code_id"))
+
+    op.drop_table("webauthn_challenge")
 
     with op.batch_alter_table("passkey", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_passkey_household_id"))

@@ -1,6 +1,8 @@
 """All tables of openamr, in one metadata."""
 
 from openamr.db import metadata
+from openamr.store.schema.audit import audit_event
+from openamr.store.schema.grants import access_grant, access_grant_medium, disclosure
 from openamr.store.schema.identities import (
     access_code,
     auth_session,
@@ -8,6 +10,7 @@ from openamr.store.schema.identities import (
     passkey,
     sign_in_attempt,
     staff_account,
+    webauthn_challenge,
 )
 from openamr.store.schema.portfolio import (
     apartment,
@@ -32,9 +35,13 @@ from openamr.store.schema.values import hourly_value
 
 __all__ = [
     "access_code",
+    "access_grant",
+    "access_grant_medium",
     "apartment",
+    "audit_event",
     "auth_session",
     "customer",
+    "disclosure",
     "entrance",
     "gateway",
     "gateway_traffic",
@@ -56,4 +63,5 @@ __all__ = [
     "staff_account",
     "telegram",
     "tenancy",
+    "webauthn_challenge",
 ]

@@ -9,7 +9,7 @@ when the tenancy ends. Staff are business users with a business e-mail.
 Secrets are never stored as they are: passphrases as argon2id hashes,
 session tokens and access codes as SHA-256 digests (they are long random
 strings, so a plain digest is enough), TOTP secrets sealed under the master
-key (`openamr.guard.keyring`).
+key (`openamr.guard.keyring`), passkey challenges as digests too.
 """
 
 from __future__ import annotations
@@ -31,6 +31,20 @@ staff_account = sa.Table(
     sa.Column("totp_last_step", sa.BigInteger, nullable=True),  # a code is accepted once
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("disabled_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint(
+        "role IN ('customer_admin', 'operations', 'support', 'platform_staff', 'platform_admin')",
+        name="staff_role",
+    ),
+    # Customer staff belong to their customer; platform staff to none.
+    sa.CheckConstraint(
+        "(customer_id IS NULL) = (role IN ('support', 'platform_staff', 'platform_admin'))",
+        name="customer_staff_have_a_customer",
+    ),
+    # A platform account cannot exist without its second factor (P9).
+    sa.CheckConstraint(
+        "role NOT IN ('support', 'platform_staff', 'platform_admin') OR totp_secret IS NOT NULL",
+        name="platform_staff_have_totp",
+    ),
 )
 
 household = sa.Table(
@@ -73,6 +87,7 @@ access_code = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("used_at", UTCDateTime, nullable=True),
     sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint("kind IN ('letter', 'device')", name="access_code_kind"),
 )
 
 # Server-side sessions; the cookie holds the token, the table its digest.
@@ -106,4 +121,30 @@ sign_in_attempt = sa.Table(
     sa.Column("succeeded", sa.Boolean, nullable=False),
     sa.Index("ix_sign_in_attempt_account", "account_digest", "at"),
     sa.Index("ix_sign_in_attempt_address", "address_digest", "at"),
+)
+
+# A passkey ceremony's challenge, kept for a few minutes between the options
+# and the browser's answer, and taken once. Only its digest is stored: the
+# browser's answer carries the challenge, and the digest finds the row. A
+# registration is bound to the household it adds a passkey to and, at the
+# redemption of an access code, to that code, which is used up only when the
+# passkey is verified.
+webauthn_challenge = sa.Table(
+    "webauthn_challenge",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("challenge_hash", sa.String(64), nullable=False, unique=True),  # SHA-256 hex
+    sa.Column("purpose", sa.String(16), nullable=False),  # "register" or "authenticate"
+    sa.Column("customer_id", sa.ForeignKey("customer.id"), nullable=True, index=True),
+    sa.Column("household_id", sa.ForeignKey("household.id"), nullable=True, index=True),
+    sa.Column("access_code_id", sa.ForeignKey("access_code.id"), nullable=True, index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint(
+        "purpose IN ('register', 'authenticate')", name="webauthn_challenge_purpose"
+    ),
+    sa.CheckConstraint(
+        "purpose = 'authenticate' OR household_id IS NOT NULL", name="registration_has_household"
+    ),
 )
