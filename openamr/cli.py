@@ -348,8 +348,36 @@ def demo(ctx: Context, then_serve: bool, host: str, port: int, scale: float, see
         scale=scale,
         progress=lambda message: click.echo(message, err=True),
     )
+    if not ctx.settings.master_keys:
+        ctx.settings = _demo_master_key(ctx.settings)
+    from openamr.demo.accounts import make_demo_sign_ins
+
+    sign_ins = make_demo_sign_ins(
+        ctx.engine, access=ctx.access, settings=ctx.settings, now=utc_now()
+    )
+    click.echo("Sign in as any of these (made anew by every `openamr demo`):", err=True)
+    for line in sign_ins.lines:
+        click.echo(f"  {line}", err=True)
     if then_serve:
         _serve(ctx, host=host, port=port, demo_cases=cases)
+
+
+def _demo_master_key(settings: Settings) -> Settings:
+    """The demo's own master key, in var/demo-master-keys, made on first use: demo only."""
+    import dataclasses
+    import os
+    import secrets
+
+    from openamr.settings import parse_master_keys
+
+    path = Path("var") / "demo-master-keys"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(f"demo:{secrets.token_hex(32)}\n")
+        click.echo(f"made a master key for the demo only, in {path}", err=True)
+    keys = parse_master_keys(path.read_text(encoding="utf-8"), source=str(path))
+    return dataclasses.replace(settings, master_keys=keys)
 
 
 @main.group()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,8 +13,9 @@ from sqlalchemy.engine import Engine
 
 from openamr.access import Role
 from openamr.app import create_app
+from openamr.demo.accounts import make_demo_sign_ins
 from openamr.demo.load import load_demo
-from openamr.settings import Settings
+from openamr.settings import MasterKey, Settings
 from openamr.store.schema import customer, property_
 from tests.helpers import OPERATOR, enable_operations_hourly, sign_in
 
@@ -113,3 +116,50 @@ def test_the_demo_shows_its_cases(
     # A silent meter: its last days are missing.
     silent = _point(client, engine, cases["silent_meter"])
     assert {v["status"] for v in _hours(client, silent["id"], *last_week)} == {"missing"}
+
+
+def test_the_demo_prints_sign_ins_that_work_and_renews_them_on_every_run(
+    settings: Settings, engine: Engine
+) -> None:
+    load_demo(engine, access=OPERATOR, settings=settings, now=NOW, scale=0.05)
+    keyed = dataclasses.replace(settings, master_keys=(MasterKey("demo", bytes(range(32))),))
+    first = make_demo_sign_ins(engine, access=OPERATOR, settings=keyed, now=NOW)
+    second = make_demo_sign_ins(engine, access=OPERATOR, settings=keyed, now=NOW)
+    client = TestClient(
+        create_app(keyed, engine=engine, clock=lambda: NOW), base_url="https://testserver"
+    )
+
+    def staff(lines: tuple[str, ...], role: str) -> dict[str, str]:
+        line = next(line for line in lines if line.startswith(f"{role}:"))
+        found = re.fullmatch(rf"{role}: e-mail (\S+), passphrase (\S+)", line)
+        assert found, line
+        return {"email": found[1], "passphrase": found[2]}
+
+    for role in ("customer_admin", "operations"):
+        stale = client.post("/api/v1/session", json=staff(first.lines, role))
+        assert stale.status_code == 401, role  # the previous run's passphrase is gone
+        fresh = client.post("/api/v1/session", json=staff(second.lines, role))
+        assert (fresh.status_code, fresh.json()["role"]) == (200, role)
+        assert client.get("/api/v1/properties").status_code == 200
+    support = client.post("/api/v1/session", json=staff(second.lines, "support"))
+    assert (support.status_code, support.json()["totp_due"]) == (200, True)
+
+    household = next(line for line in second.lines if ": handle " in line)
+    found = re.search(r"handle (\S+), passphrase (\S+)$", household)
+    assert found, household
+    signed_in = client.post(
+        "/api/v1/household/session", json={"handle": found[1], "passphrase": found[2]}
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    me = client.get("/api/v1/session").json()
+    assert me["role"] == "household"
+    assert me["household"]["apartment"] in household
+
+    letter = next(line for line in second.lines if "access code" in line)
+    code = re.search(r"access code (\S+)", letter)
+    assert code, letter
+    redeemed = client.post(
+        "/api/v1/household/redeem",
+        json={"code": code[1], "credential": "passphrase", "passphrase": "a long demo passphrase"},
+    )
+    assert (redeemed.status_code, redeemed.json()["signed_in"]) == (201, True), redeemed.text
