@@ -1176,7 +1176,9 @@ def _serve(ctx: Context, *, host: str, port: int, demo_cases: Any = ()) -> None:
     # collector's scans, which otherwise make the slowest reads several times slower.
     gc.collect()
     gc.freeze()
-    click.echo(f"openamr serving at http://{host}:{port}/ (API documentation at /docs)", err=True)
+    # Browsers should use the name passkeys are bound to (OPENAMR_PUBLIC_URL), not the address.
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    click.echo(f"openamr serving at http://{shown}:{port}/ (API documentation at /docs)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
