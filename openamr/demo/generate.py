@@ -268,7 +268,7 @@ def generate_demo(
         raise ValueError(f"months must be at least 1, not {months}")
     if not 0 < scale <= 20:
         raise ValueError(f"scale must be above 0 and at most 20, not {scale}")
-    rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
+    rng = random.Random(seed)  # noqa: S311  # nosec B311: demo data, not secrets
     timeline = _build_timeline(seed, end, months, rng)
     builder = _Builder(rng, timeline)
     for layout in LAYOUTS:
@@ -814,7 +814,7 @@ def _presence_changes(
 def _meter_readings(plan: _MeterPlan, tl: _Timeline) -> Iterator[ReadingRow]:
     # Each meter draws from its own Random, so one meter's rows do not depend on
     # how many rows the meters before it produced.
-    rand = random.Random(f"{tl.seed}/{plan.meter}").random  # noqa: S311 - demo data
+    rand = random.Random(f"{tl.seed}/{plan.meter}").random  # noqa: S311  # nosec B311: demo data
     schedule = tl.schedules[plan.schedule]
     # After an opening reading at installation, the first regular reading is in the next slot.
     first = plan.first_slot + (1 if plan.opening_at is not None else 0)

@@ -109,7 +109,7 @@ class _BlockCipher:
 
     def __init__(self, key: bytes) -> None:
         # ECB is the bare block cipher here: CBC and CTR are built on it below.
-        self._cipher = Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305
+        self._cipher = Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305  # nosec B305: the bare block cipher
         self._decryptor: CipherContext | None = None
         self._encryptor: CipherContext | None = None
         self._lock = threading.Lock()
