@@ -35,9 +35,11 @@ test: $(VENV)/.dev services
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
-# Starts the PostgreSQL server the tests use when it is not running.
+# Starts the PostgreSQL server the tests use when it is not running, and makes sure
+# Debian's Chromium is there for the browser tests.
 services:
 	@scripts/ensure-services
+	@scripts/ensure-browser
 
 bench: $(VENV)/.dev services
 	$(BIN)/python -m bench

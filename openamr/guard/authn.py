@@ -14,9 +14,11 @@ Two credentials are accepted:
   token, and a request never mixes two identities.
 
 A state-changing request (POST, PUT, PATCH, DELETE) on a session must carry
-the session's CSRF token in `X-CSRF-Token`; without it the request is
-refused with 403 rather than treated as anonymous, so the caller learns
-what is wrong. (`Sec-Fetch-Site` is checked for every state-changing
+the session's CSRF token in `X-CSRF-Token`, or, for an HTML form (which
+cannot set a header), in its `csrf_token` field, which the pages' form
+reader puts in `request.state` before authentication runs; without it the
+request is refused with 403 rather than treated as anonymous, so the
+caller learns what is wrong. (`Sec-Fetch-Site` is checked for every state-changing
 request by the web surface middleware, `openamr.guard.web`.)
 """
 
@@ -50,6 +52,8 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TOUCH_EVERY = timedelta(minutes=1)
 
 _STATE_KEY = "openamr_access"  # where the answer is kept for the rest of the request
+# Where an HTML form's `csrf_token` field is put (openamr.present.pages.forms.read_form_csrf).
+FORM_CSRF_STATE = "openamr_form_csrf"
 
 
 def authenticate(request: Request) -> AccessContext | None:
@@ -103,7 +107,7 @@ def _authenticate(request: Request) -> AccessContext | None:
     if access is None:
         return None
     if request.method.upper() in STATE_CHANGING:
-        sent = request.headers.get(CSRF_HEADER, "")
+        sent = request.headers.get(CSRF_HEADER) or _form_csrf(request)
         if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
             raise HTTPException(
                 status_code=403,
@@ -113,6 +117,11 @@ def _authenticate(request: Request) -> AccessContext | None:
         with engine.begin() as conn:
             touch_session(conn, digest, now=now)
     return access
+
+
+def _form_csrf(request: Request) -> str:
+    sent = getattr(request.state, FORM_CSRF_STATE, "")
+    return sent if isinstance(sent, str) else ""
 
 
 def _session_access(session: SessionPrincipal, *, now: datetime) -> AccessContext | None:

@@ -21,6 +21,8 @@ from openamr.store.schema import auth_session
 # `__Host-`: the browser sends it only over HTTPS, to this host, for every path.
 SESSION_COOKIE = "__Host-openamr"
 CSRF_HEADER = "X-CSRF-Token"
+# The same token in an HTML form, which cannot set a header (openamr.present.pages.forms).
+CSRF_FIELD = "csrf_token"
 
 STAFF_IDLE = timedelta(minutes=30)
 STAFF_LIFETIME = timedelta(hours=12)

@@ -63,7 +63,7 @@ def list_hour_rows(
     found: dict[tuple[int, int], tuple[int | None, str, str | None]] = {}
     for with_wanted, params in driver.ranges_table(conn, windows, "point_id"):
         statement = with_wanted + (
-            f"SELECT h.metering_point_id, {start_at}, h.value, h.status, h.reason "  # noqa: S608 (fixed SQL only)
+            f"SELECT h.metering_point_id, {start_at}, h.value, h.status, h.reason "  # noqa: S608  # nosec B608: fixed SQL only
             "FROM wanted JOIN hourly_value h ON h.metering_point_id = wanted.point_id "
             "AND h.start_at >= wanted.lo AND h.start_at < wanted.hi"
         )

@@ -1,0 +1,24 @@
+"""install_pages(app): the pages' routers and their error answers, called by create_app."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from starlette.exceptions import HTTPException
+
+from openamr.present.pages import console, household, language, static
+from openamr.present.pages.errors import page_error
+
+# Every router of pages: one line per area.
+ROUTERS: tuple[APIRouter, ...] = (
+    static.router,
+    language.router,
+    household.router,
+    console.router,
+)
+
+
+def install_pages(app: FastAPI) -> None:
+    """Add the pages and /static to `app`, and answer refusals on pages with pages."""
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_exception_handler(HTTPException, page_error)
