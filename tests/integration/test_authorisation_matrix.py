@@ -330,9 +330,9 @@ EXPECTED: list[Line] = [
     line("POST /household/redeem", PUBLIC),
     line("POST /household/sign-in", PUBLIC),
     line("POST /household/sign-out", PUBLIC),
-    line("GET /home", {H: EVERY}),
+    line("GET /home", {H: EVERY, SUP: TENANCY, PS: TENANCY}),
     line("GET /home/welcome", {H: EVERY}),
-    line("GET /home/points/{point_id}", {H: TENANCY}),
+    line("GET /home/points/{point_id}", {H: TENANCY, SUP: TENANCY, PS: TENANCY}),
     line("GET /home/download.csv", {H: EVERY}),
     line("GET /home/accesses", {H: EVERY}),
     line("POST /home/grants/{grant_id}/approve", {H: TENANCY}, grant=PENDING),
@@ -350,6 +350,11 @@ EXPECTED: list[Line] = [
     line("POST /console/telegrams/reprocess", {CA: EVERY, OPS: EVERY}),
     line("GET /console/gateways", {CA: EVERY, OPS: EVERY}),
     line("GET /console/search", {CA: EVERY, OPS: EVERY}, query={"q": "EL"}),
+    # -- support's pages: signing in with the TOTP step, its own requests and grants
+    line("GET /support/sign-in", PUBLIC),
+    line("POST /support/sign-in", PUBLIC),
+    line("POST /support/sign-in/totp", PUBLIC),
+    line("GET /support", {SUP: EVERY, PS: EVERY}),
 ]
 
 # Roles the web cannot give: no session or token carries them (the database refuses a

@@ -22,6 +22,7 @@ API_PATHS = ("/api/", "/docs", "/openapi.json")
 SIGN_IN_TEMPLATES: dict[str, str] = {
     "/home": "household/signin.html",
     "/console": "console/signin.html",
+    "/support": "support/signin.html",
 }
 
 

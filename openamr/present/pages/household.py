@@ -11,9 +11,15 @@
     POST /home/grants/{id}/approve|deny|end
     POST /household/sign-out
 
-Only the household itself may call the `/home` pages (support's view under a
-grant is for later); what it reaches is its own tenancy, filtered in SQL by
-the same queries as the API, and nothing before its move-in.
+What a page reaches is one tenancy, filtered in SQL by the same queries as
+the API, and nothing before its move-in. The consumption pages (`/home`,
+`/home/points/{id}`) also serve support and other platform staff under an
+active grant the household approved (P5): their context is narrowed to the
+granted tenancy and media by `Allow`, every view is an audit event
+(`record_value_reads`), and the page carries a banner naming the grant and
+its end. Everything else stays the household's own: its handle, the CSV
+(data portability is the household's right, not a support tool), who has
+seen its data, and the answers to grants.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import csv
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -59,6 +66,7 @@ from openamr.present.pages.periods import (
 from openamr.present.pages.rendering import render
 from openamr.present.series import Series, point_series
 from openamr.settings import Settings
+from openamr.store import grants as grant_store
 from openamr.store import identities, queries
 from openamr.store.access_log import list_tenancy_accesses
 from openamr.validate import Resolution
@@ -66,6 +74,11 @@ from openamr.validate import Resolution
 router = APIRouter(include_in_schema=False, dependencies=[Depends(read_form_csrf)])
 
 Household = Annotated[AccessContext, Depends(Allow(Role.HOUSEHOLD))]
+# The presentation itself: the household, or platform staff under its approved grant.
+Presentation = Annotated[
+    AccessContext,
+    Depends(Allow(Role.HOUSEHOLD, under_grant=(Role.SUPPORT, Role.PLATFORM_STAFF))),
+]
 Db = Annotated[Engine, Depends(current_engine)]
 Now = Annotated[datetime, Depends(current_now)]
 HOME = "/home"
@@ -192,11 +205,17 @@ def welcome(request: Request, access: Household, engine: Db) -> HTMLResponse:
 
 
 @router.get(HOME)
-def home(request: Request, access: Household, engine: Db, now: Now) -> Response:
+def home(request: Request, access: Presentation, engine: Db, now: Now) -> Response:
     """The first medium's view: yesterday, by hour."""
     points = _points(engine, access)
     if not points:
-        return render(request, "household/empty.html", place=_place(engine, access), points=[])
+        return render(
+            request,
+            "household/empty.html",
+            place=_place(engine, access),
+            points=[],
+            banner=_banner(request, engine, access),
+        )
     return _view(request, access, engine, now, points, points[0], View.DAY, None)
 
 
@@ -204,7 +223,7 @@ def home(request: Request, access: Household, engine: Db, now: Now) -> Response:
 def point_page(
     request: Request,
     point_id: RowId,
-    access: Household,
+    access: Presentation,
     engine: Db,
     now: Now,
     view: Annotated[str | None, Query(max_length=8)] = None,
@@ -267,6 +286,7 @@ def _view(
         total=total,
         unit=display_unit(series.unit, view).symbol,
         views=list(View),
+        banner=_banner(request, engine, access),
     )
 
 
@@ -501,6 +521,27 @@ def _tenancy(access: AccessContext) -> Any:
     if access.tenancy is None:  # a household's context always has its tenancy
         raise HTTPException(403, "only a household has this page")
     return access.tenancy
+
+
+@dataclass(frozen=True, slots=True)
+class Banner:
+    """What a page viewed under a grant says at its top: whose role, which grant, until when."""
+
+    role: str
+    grant_id: int
+    until: str  # the grant's end, as a local time of day (a grant lasts at most 8 hours)
+
+
+def _banner(request: Request, engine: Engine, access: AccessContext) -> Banner | None:
+    """The banner of a page viewed under a grant; None for the household itself."""
+    if access.grant_id is None:
+        return None
+    with engine.connect() as conn:
+        found = grant_store.list_grants(conn, grant_id=access.grant_id)
+    ends = grants.expires_at(found[0]) if found else None
+    zone = ZoneInfo(_settings(request).default_time_zone)
+    until = "–" if ends is None else f"{ends.astimezone(zone):%H:%M}"
+    return Banner(role=access.role.value, grant_id=access.grant_id, until=until)
 
 
 def _points(engine: Engine, access: AccessContext) -> list[queries.PointRow]:

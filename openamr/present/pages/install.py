@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from starlette.exceptions import HTTPException
 
-from openamr.present.pages import console, household, language, static
+from openamr.present.pages import console, household, language, static, support
 from openamr.present.pages.errors import page_error
 
 # Every router of pages: one line per area.
@@ -14,6 +14,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     language.router,
     household.router,
     console.router,
+    support.router,
 )
 
 
