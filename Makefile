@@ -33,6 +33,7 @@ test: $(VENV)/.dev services
 	$(BIN)/ruff format --check openamr tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/bandit -c pyproject.toml -q -r openamr
 	$(BIN)/pytest
 
 # Starts the PostgreSQL server the tests use when it is not running, and makes sure
