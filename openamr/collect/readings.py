@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import csv
 import logging
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from itertools import islice
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -35,26 +37,29 @@ logger = logging.getLogger(__name__)
 CSV_COLUMNS = ("meter", "timestamp", "value", "unit")
 ATTEMPTS = 5  # tries of a batch that meets concurrent writers of the same readings
 HOUR = 3600
+_RECENT_METERS = 100_000  # meters whose last readings an import keeps as objects, at most
 
 
 class UnableToReadReadings(ValueError):
     """Input whose framing (header, encoding, JSON shape) makes every row unusable."""
 
 
-@dataclass(frozen=True, slots=True)
-class ReadingInput:
+class ReadingInput(NamedTuple):
     """One reading as received: text fields, and where it stood in its file or request."""
 
     line: int | None
     meter: str
-    timestamp: str
+    # Text as received; an aware datetime where a decoder already read the time
+    # (telegrams), so that it is not written out and parsed again.
+    timestamp: str | datetime
     value: str | Decimal
     unit: str
 
     def payload(self) -> dict[str, str]:
+        stamp = self.timestamp
         return {
             "meter": self.meter,
-            "timestamp": self.timestamp,
+            "timestamp": stamp if isinstance(stamp, str) else stamp.isoformat(),
             "value": str(self.value),
             "unit": self.unit,
         }
@@ -133,11 +138,11 @@ def readings_from_items(items: Iterable[object]) -> Iterator[ReadingInput]:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Accepted:
+class _Accepted(NamedTuple):
     line: int | None
     meter: store.MeterInfo
     read_at: datetime
+    read_at_s: int  # the same instant in epoch seconds
     value: int
     point_id: int
 
@@ -175,7 +180,8 @@ class _Resolver:
             return f"meter {identity!r} is registered for more than one customer"
         meter = candidates[0]
         try:
-            read_at = parse_instant(item.timestamp)
+            stamp = item.timestamp
+            read_at = parse_instant(stamp) if isinstance(stamp, str) else _as_instant(stamp)
             unit = self.unit(item.unit)
         except (UnusableTimestamp, UnknownUnit) as exc:
             return str(exc)
@@ -193,7 +199,16 @@ class _Resolver:
         point_id = meter.point_at(read_at)
         if point_id is None:
             return _not_installed(meter, read_at)
-        return _Accepted(item.line, meter, read_at, value, point_id)
+        return _Accepted(item.line, meter, read_at, to_epoch(read_at), value, point_id)
+
+
+def _as_instant(moment: datetime) -> datetime:
+    """An aware datetime as parse_instant gives a timestamp: UTC, whole seconds."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise UnusableTimestamp(f"timestamp {moment.isoformat()} has no offset")
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
 def _not_installed(meter: store.MeterInfo, read_at: datetime) -> str:
@@ -230,6 +245,14 @@ class ReadingIngest:
         # Each point's meter installations, read once per import: a time-ordered
         # stream touches every point in every batch.
         self._spans: dict[int, list[MeterSpan]] = {}
+        # Each meter's readings as its last derivation took them, by epoch second: a
+        # time-ordered stream needs each reading again the next two times.
+        self._recent: dict[int, dict[int, RegisterReading]] = {}
+
+    def know_meters(self, meters: Mapping[str, list[store.MeterInfo]]) -> None:
+        """Meters the caller has just looked up with store.find_meters under the same access,
+        so that checking the readings does not look them up again."""
+        self._resolver.meters.update(meters)
 
     def add_batch(self, batch: Sequence[ReadingInput]) -> list[Rejection]:
         """Store one batch in one transaction; returns the batch's rejected rows."""
@@ -275,7 +298,7 @@ class ReadingIngest:
                 customer = candidates[0].customer_id if len(candidates) == 1 else None
                 checked.rejections.append(Rejection(item.line, outcome, item.payload(), customer))
             else:
-                key = (outcome.meter.id, outcome.read_at)
+                key = (outcome.meter.id, outcome.read_at_s)
                 earlier = checked.accepted.get(key)
                 if earlier is not None and earlier.value == outcome.value:
                     checked.repeated += 1
@@ -296,6 +319,7 @@ class ReadingIngest:
                         source=self.source,
                         now=self.now,
                         spans=self._spans,
+                        recent=self._recent,
                     )
                     if self.keep_rejected:
                         keep_rejections(
@@ -335,7 +359,7 @@ class _Checked:
     """A batch after checking: what can be stored, and what cannot and why."""
 
     received: int
-    accepted: dict[tuple[int, datetime], _Accepted] = field(default_factory=dict)
+    accepted: dict[tuple[int, int], _Accepted] = field(default_factory=dict)  # meter, second
     rejections: list[Rejection] = field(default_factory=list)
     repeated: int = 0
 
@@ -369,25 +393,33 @@ def record_readings(
 
 def _store_and_derive(
     conn: sa.Connection,
-    accepted: Mapping[tuple[int, datetime], _Accepted],
+    accepted: Mapping[tuple[int, int], _Accepted],
     *,
     source: str,
     now: datetime,
     spans: dict[int, list[MeterSpan]],
+    recent: dict[int, dict[int, RegisterReading]],
 ) -> IngestReport:
     """Store what is new or changed in `accepted` and re-derive the hours it touches.
 
-    `spans` caches each point's installations across the batches of an import.
+    `accepted` is keyed by meter and epoch second. `spans` caches each point's
+    installations across the batches of an import, `recent` the readings each
+    meter's last derivation took.
     """
     result = IngestReport()
     if not accepted:
         return result
-    bounds: dict[int, tuple[datetime, datetime]] = {}
-    for meter_id, read_at in accepted:
-        first, last = bounds.get(meter_id, (read_at, read_at))
-        bounds[meter_id] = (min(first, read_at), max(last, read_at))
-    stored = store.list_readings_around(conn, [(m, lo, hi) for m, (lo, hi) in bounds.items()])
-    stored_values = {(r.meter_id, r.read_at): r.value for r in stored}
+    bounds: dict[int, tuple[int, int]] = {}
+    for meter_id, second in accepted:
+        known = bounds.get(meter_id)
+        if known is None:
+            bounds[meter_id] = (second, second)
+        elif second < known[0] or second > known[1]:
+            bounds[meter_id] = (min(known[0], second), max(known[1], second))
+    # Everything stored that deriving these meters' hours can need, in one statement;
+    # the rest of this function is arithmetic on it.
+    stored = store.list_readings_to_rederive(conn, [(m, lo, hi) for m, (lo, hi) in bounds.items()])
+    stored_values = {(meter_id, second): value for meter_id, second, value in stored}
 
     new: list[store.NewReading] = []
     revised: list[tuple[store.NewReading, int]] = []
@@ -397,7 +429,9 @@ def _store_and_derive(
         if previous == item.value:
             result.duplicates += 1
             continue
-        row = store.NewReading(item.meter.id, item.read_at, item.meter.customer_id, item.value)
+        row = store.NewReading(
+            item.meter.id, item.read_at, item.read_at_s, item.meter.customer_id, item.value
+        )
         if previous is None:
             new.append(row)
         else:
@@ -406,13 +440,21 @@ def _store_and_derive(
     result.stored = len(new)
     result.revised = len(revised)
     if changed:
-        windows = _windows_to_derive(changed, stored)
+        stored_times: dict[int, list[int]] = defaultdict(list)
+        for meter_id, second, _value in stored:
+            stored_times[meter_id].append(second)
+        for times in stored_times.values():
+            times.sort()
+        windows = _windows_to_derive(changed, stored_times)
         unknown = [point_id for point_id in windows if point_id not in spans]
         if unknown:
             found = hourly.list_spans(conn, unknown)
             for point_id in unknown:
                 spans[point_id] = found.get(point_id, [])
-        inserts, updates, deletes = _derive(conn, windows, accepted, spans)
+        covered = _covered(bounds, stored_times)
+        inserts, updates, deletes = _derive(
+            conn, windows, accepted, stored_values, covered, spans, recent
+        )
         result.hours_written = len(inserts) + len(updates) + len(deletes)
     store.insert_readings(conn, new, received_at=now)
     store.revise_readings(conn, revised, received_at=now, source=source)
@@ -422,7 +464,7 @@ def _store_and_derive(
 
 
 def _windows_to_derive(
-    changed: Iterable[_Accepted], stored: Iterable[store.StoredReading]
+    changed: Iterable[_Accepted], stored_times: Mapping[int, list[int]]
 ) -> dict[int, tuple[int, int]]:
     """Per point, the whole hours (epoch seconds, half-open) whose values can change.
 
@@ -432,57 +474,116 @@ def _windows_to_derive(
     span: dict[int, tuple[int, int]] = {}
     meters: dict[int, set[int]] = defaultdict(set)
     for item in changed:
-        moment = to_epoch(item.read_at)
-        first, last = span.get(item.point_id, (moment, moment))
-        span[item.point_id] = (min(first, moment), max(last, moment))
+        moment = item.read_at_s
+        known = span.get(item.point_id)
+        if known is None:
+            span[item.point_id] = (moment, moment)
+        else:
+            span[item.point_id] = (min(known[0], moment), max(known[1], moment))
         meters[item.point_id].add(item.meter.id)
-    stored_times: dict[int, list[int]] = defaultdict(list)
-    for r in stored:
-        stored_times[r.meter_id].append(to_epoch(r.read_at))
     windows: dict[int, tuple[int, int]] = {}
     for point_id, (first, last) in span.items():
         for meter_id in meters[point_id]:
-            times = stored_times.get(meter_id, [])
-            first = max((t for t in times if t < first), default=first)
-            last = min((t for t in times if t > last), default=last)
+            first, last = _neighbours(stored_times.get(meter_id, ()), first, last)
         windows[point_id] = (first - first % HOUR, last - last % HOUR + HOUR)
     return windows
+
+
+def _neighbours(times: Sequence[int], first: int, last: int) -> tuple[int, int]:
+    """The time in sorted `times` nearest before `first` and after `last` (or those themselves)."""
+    before = bisect_left(times, first)
+    after = bisect_right(times, last)
+    return (
+        times[before - 1] if before else first,
+        times[after] if after < len(times) else last,
+    )
+
+
+def _covered(
+    bounds: Mapping[int, tuple[int, int]], stored_times: Mapping[int, list[int]]
+) -> dict[int, tuple[int, int]]:
+    """Per meter of the batch, the hours [lo, hi] whose derivation its stored readings cover.
+
+    store.list_readings_to_rederive returned, for the meter's new readings in
+    [first, last], every stored reading in the hours from the neighbour before
+    `first` to the one after `last`, and the nearest reading beyond those hours
+    on either side. Any window inside those hours finds there all it needs.
+    """
+    covered: dict[int, tuple[int, int]] = {}
+    for meter_id, (first, last) in bounds.items():
+        before, after = _neighbours(stored_times.get(meter_id, ()), first, last)
+        covered[meter_id] = (before - before % HOUR, after - after % HOUR + HOUR)
+    return covered
+
+
+# The start of an hour as a datetime: a batch derives the same few hours for every point.
+@lru_cache(maxsize=1 << 16)
+def _hour_at(second: int) -> datetime:
+    return from_epoch(second)
 
 
 def _derive(
     conn: sa.Connection,
     windows: Mapping[int, tuple[int, int]],
-    accepted: Mapping[tuple[int, datetime], _Accepted],
+    accepted: Mapping[tuple[int, int], _Accepted],
+    stored: Mapping[tuple[int, int], int],
+    covered: Mapping[int, tuple[int, int]],
     spans: Mapping[int, list[MeterSpan]],
+    recent: dict[int, dict[int, RegisterReading]],
 ) -> tuple[list[hourly.StoredHour], list[hourly.StoredHour], list[tuple[int, int]]]:
-    """Hourly rows to insert, update and delete so the windows match the readings."""
-    # Every meter ever on each point, with its readings in the window and one on
-    # either side: all that linear interpolation inside the window can need.
-    ranges = [
-        (span.meter_id, from_epoch(lo), from_epoch(hi))
+    """Hourly rows to insert, update and delete so the windows match the readings.
+
+    Deriving a window needs every meter ever on the point, with its readings in
+    the window and one on either side. For the meters of the batch that is
+    already in `stored` when the window lies inside what `covered` says; only
+    the others (a meter replaced on the point, a window widened by another
+    meter's neighbours) are read here.
+    """
+    missing = [
+        (span.meter_id, lo, hi)
         for point_id, (lo, hi) in windows.items()
         for span in spans[point_id]
+        if (cover := covered.get(span.meter_id)) is None or lo < cover[0] or hi > cover[1]
     ]
-    known = {(r.meter_id, r.read_at): r.value for r in store.list_readings_around(conn, ranges)}
+    known = dict(stored)
+    if missing:
+        for meter_id, second, value in store.list_readings_around(conn, missing):
+            known[(meter_id, second)] = value
     for key, item in accepted.items():
         known[key] = item.value
-    by_meter: dict[int, list[RegisterReading]] = defaultdict(list)
-    for (meter_id, read_at), value in known.items():
-        by_meter[meter_id].append(RegisterReading(meter_id, read_at, value))
+    values: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for (meter_id, second), value in known.items():
+        values[meter_id].append((second, value))
+    if len(recent) + len(values) > _RECENT_METERS:
+        recent.clear()
+    by_meter: dict[int, list[RegisterReading]] = {}
+    for meter_id, seconds in values.items():
+        taken_before = recent.get(meter_id, {})
+        now_taken: dict[int, RegisterReading] = {}
+        for second, value in seconds:
+            reading = taken_before.get(second)
+            if reading is None or reading.value != value:
+                reading = RegisterReading(meter_id, from_epoch(second), value)
+            now_taken[second] = reading
+        recent[meter_id] = now_taken
+        by_meter[meter_id] = list(now_taken.values())
 
     customer_of = {item.point_id: item.meter.customer_id for item in accepted.values()}
-    window_list = [(p, from_epoch(lo), from_epoch(hi)) for p, (lo, hi) in windows.items()]
+    window_list = [(point_id, lo, hi) for point_id, (lo, hi) in windows.items()]
     existing = hourly.list_hour_rows(conn, window_list)
     inserts: list[hourly.StoredHour] = []
     updates: list[hourly.StoredHour] = []
     derived: set[tuple[int, int]] = set()
     skipped: set[int] = set()
-    for point_id, start, end in window_list:
+    for point_id, lo, hi in window_list:
         point_spans = spans.get(point_id, [])
-        point_readings = [r for span in point_spans for r in by_meter.get(span.meter_id, ())]
+        if len(point_spans) == 1:
+            point_readings = by_meter.get(point_spans[0].meter_id, [])
+        else:
+            point_readings = [r for span in point_spans for r in by_meter.get(span.meter_id, ())]
         try:
             hours = derive_hour_rows(
-                point_readings, point_spans, window_start=start, window_end=end
+                point_readings, point_spans, window_start=_hour_at(lo), window_end=_hour_at(hi)
             )
         except UnableToDeriveValues as exc:
             # A register that contradicts itself (overlapping installations) must not

@@ -68,13 +68,18 @@ def parse_item(item: object, *, now: datetime, gateway: str) -> IncomingTelegram
 
 def parse_hex(text: str) -> bytes | str:
     """The bytes of a hexadecimal telegram, or the reason they cannot be read."""
-    digits = _SEPARATORS.sub("", text)
-    if len(digits) % 2:
-        return f"`hex` has an odd number of digits ({len(digits)})"
     try:
-        frame = bytes.fromhex(digits)
+        # Most gateways send bare digits: bytes.fromhex reads them (and spaces between
+        # bytes) without the regular expression, which cost more than the rest.
+        frame = bytes.fromhex(text)
     except ValueError:
-        return "`hex` holds characters that are not hexadecimal digits"
+        digits = _SEPARATORS.sub("", text)
+        if len(digits) % 2:
+            return f"`hex` has an odd number of digits ({len(digits)})"
+        try:
+            frame = bytes.fromhex(digits)
+        except ValueError:
+            return "`hex` holds characters that are not hexadecimal digits"
     if not MIN_FRAME_BYTES <= len(frame) <= MAX_FRAME_BYTES:
         return (
             f"a telegram is {MIN_FRAME_BYTES} to {MAX_FRAME_BYTES} bytes long; "

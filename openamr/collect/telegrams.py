@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -33,13 +34,13 @@ from sqlalchemy.engine import Engine
 from openamr.access import AccessContext
 from openamr.collect.mbus import DECODER_VERSION
 from openamr.collect.mbus.compact import LayoutCache
-from openamr.collect.mbus.identity import device_from_long_header
-from openamr.collect.mbus.link import read_frame
+from openamr.collect.mbus.identity import device_from_link_address, device_from_long_header
+from openamr.collect.mbus.link import looks_wired
 from openamr.collect.mbus.model import Device, Telegram, UnableToDecodeTelegram, UnknownLayout
 from openamr.collect.mbus.telegram import decode
 from openamr.collect.mbus.transport import APPLICATION_CIS, HeaderKind
 from openamr.collect.readings import ReadingIngest, ReadingInput
-from openamr.collect.telegram_readings import read_clock, register_readings
+from openamr.collect.telegram_readings import read_clock, register_values
 from openamr.db import durable_transaction
 from openamr.guard.keyring import Keyring, UnableToOpenKey
 from openamr.settings import Settings
@@ -47,7 +48,7 @@ from openamr.store import keys as key_store
 from openamr.store import telegrams as store
 from openamr.store.readings import find_meters
 from openamr.timeutil import utc_now
-from openamr.units import parse_unit
+from openamr.units import Quantity
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,13 @@ logger = logging.getLogger(__name__)
 # key). A key set through the API reaches a running collector within this time;
 # telegrams that failed meanwhile are picked up by reprocess_fixed.
 LOOKUP_TTL_S = 30.0
+# Devices whose facts a process keeps at most; past it they are looked up afresh.
+_DEVICES_KEPT = 200_000
+# Where a frame names its sender: a wireless link header is L, C, M (2), A (6); a
+# wired long frame is 68 L L 68 C A CI, then the long header (ID, M, version, type).
+_LINK_HEADER = 10
+_WIRED_CI = 6
+_WIRED_LONG_HEADER_END = _WIRED_CI + 1 + 8
 
 
 @dataclass
@@ -94,11 +102,16 @@ class TelegramReport:
         }
 
 
+# What decoding one frame gave: the telegram, or the failure and the device it named.
+_Decoding = tuple[Telegram | None, UnableToDecodeTelegram | None, Device | None]
+
+
 @dataclass(frozen=True, slots=True)
 class _DeviceFacts:
     meter: store.MbusMeter | None
     key: bytes | None
-    register_unit: str | None
+    quantity: Quantity | None  # of the meter's register; None: no register to read
+    zone: ZoneInfo  # where the meter's clock is read
     looked_up: float
 
 
@@ -121,6 +134,8 @@ class TelegramIngest:
         self.layouts = layouts if layouts is not None else LayoutCache()
         self._facts: dict[tuple[int, str, str], _DeviceFacts] = {}
         self._ingests: dict[int, tuple[float, ReadingIngest]] = {}
+        # Devices (customer, manufacturer, id) whose waiting compact frames were looked for.
+        self._waited_for_layout: set[tuple[int, str, str]] = set()
 
     # -- in ------------------------------------------------------------------
 
@@ -142,29 +157,35 @@ class TelegramIngest:
         for item in telegrams:
             by_customer[item.customer_id].append(item)
         for customer_id, items in by_customer.items():
-            report.add(self._process_customer(customer_id, items))
+            report.add(self._process_customer(customer_id, items, now=self.clock()))
         return report
 
     # -- the work ------------------------------------------------------------
 
     def _process_customer(
-        self, customer_id: int, items: Sequence[store.StoredTelegram]
+        self, customer_id: int, items: Sequence[store.StoredTelegram], *, now: datetime
     ) -> TelegramReport:
-        now = self.clock()
         report = TelegramReport()
-        self._prefetch(customer_id, items, now)
+        decoded = self._decode_all(customer_id, [item.frame for item in items], now)
         outcomes: list[store.Outcome] = []
         hearings: list[store.Hearing] = []
         readings: list[ReadingInput] = []
         learnt: set[tuple[str, str]] = set()
+        waited = self._waited_for_layout
         for item in items:
-            outcome, hearing, found = self._one(customer_id, item, now)
+            outcome, hearing, found = self._file(customer_id, item, decoded[item.frame], now)
             outcomes.append(outcome)
             if hearing is not None:
                 hearings.append(hearing)
             readings.extend(found)
-            if outcome.state == store.DECODED and outcome.manufacturer and outcome.device_id:
-                learnt.add((outcome.manufacturer, outcome.device_id))
+            if outcome.manufacturer and outcome.device_id:
+                device = (customer_id, outcome.manufacturer, outcome.device_id)
+                if outcome.state == store.DECODED:
+                    if device not in waited:
+                        learnt.add(device[1:])
+                        waited.add(device)
+                elif outcome.cause == "unknown_layout":
+                    waited.discard(device)
             report.causes[outcome.cause or outcome.state] = (
                 report.causes.get(outcome.cause or outcome.state, 0) + 1
             )
@@ -189,7 +210,12 @@ class TelegramIngest:
         with self.engine.begin() as conn:
             store.record_outcomes(conn, outcomes, now=now, decoder_version=DECODER_VERSION)
             store.record_hearings(conn, hearings)
-        # Compact frames of these devices may have waited for a full frame.
+        # Compact frames of these devices may have waited for a full frame: asked once
+        # per device and process, and again after one of its compact frames failed
+        # here. A frame that failed in another process meanwhile is found by the
+        # sweep of reprocess_fixed.
+        if len(waited) > _DEVICES_KEPT:
+            waited.clear()
         if learnt:
             waiting = self._load(
                 customer_id, causes=("unknown_layout",), devices=learnt, exclude=outcomes
@@ -198,9 +224,19 @@ class TelegramIngest:
                 report.add(self.process(waiting))
         return report
 
-    def _one(
-        self, customer_id: int, item: store.StoredTelegram, now: datetime
-    ) -> tuple[store.Outcome, store.Hearing | None, list[ReadingInput]]:
+    def _decode_all(
+        self, customer_id: int, frames: Sequence[bytes], now: datetime
+    ) -> dict[bytes, _Decoding]:
+        """What each distinct frame decodes to, its senders looked up first in a few statements."""
+        self._prefetch(customer_id, frames, now)
+        decoded: dict[bytes, _Decoding] = {}
+        for frame in frames:
+            if frame not in decoded:
+                decoded[frame] = self._decode_frame(customer_id, frame, now)
+        return decoded
+
+    def _decode_frame(self, customer_id: int, frame: bytes, now: datetime) -> _Decoding:
+        """The telegram in `frame`, or why not and which device it named, if any."""
         asked: list[Device] = []
 
         def key_for(device: Device) -> bytes | None:
@@ -208,35 +244,44 @@ class TelegramIngest:
             return self._facts_of(customer_id, device, now).key
 
         try:
-            decoded = self._decode(customer_id, item, key_for, now)
+            return self._decode(customer_id, frame, key_for), None, None
         except UnableToDecodeTelegram as exc:
-            device = exc.device or (asked[-1] if asked else None)
-            if device is None:
+            return None, exc, exc.device or (asked[-1] if asked else None)
+
+    def _file(
+        self, customer_id: int, item: store.StoredTelegram, decoding: _Decoding, now: datetime
+    ) -> tuple[store.Outcome, store.Hearing | None, list[ReadingInput]]:
+        """The outcome, hearing and register readings of a stored telegram, once decoded."""
+        decoded, failure, named = decoding
+        if decoded is None:
+            assert failure is not None
+            if named is None:
                 return (
-                    store.Outcome(item.id, store.FAILED, cause=exc.cause, reason=exc.reason),
+                    store.Outcome(
+                        item.id, store.FAILED, cause=failure.cause, reason=failure.reason
+                    ),
                     None,
                     [],
                 )
-            facts = self._facts_of(customer_id, device, now)
+            facts = self._facts_of(customer_id, named, now)
             meter = facts.meter
             state = store.UNASSIGNED if meter is None else store.FAILED
             outcome = store.Outcome(
                 item.id,
                 state,
-                manufacturer=device.manufacturer,
-                device_id=device.id,
+                manufacturer=named.manufacturer,
+                device_id=named.id,
                 meter_id=None if meter is None else meter.id,
-                cause=exc.cause,
-                reason=exc.reason,
+                cause=failure.cause,
+                reason=failure.reason,
             )
-            return outcome, self._hearing(item, device, meter, None, None), []
+            return outcome, self._hearing(item, named, meter, None, None), []
         device = decoded.device
         facts = self._facts_of(customer_id, device, now)
         meter = facts.meter
-        zone_name = meter.time_zone if meter is not None else None
-        zone = ZoneInfo(zone_name or self.settings.default_time_zone)
-        clock = read_clock(decoded, received_at=item.received_at, zone=zone)
+        clock = read_clock(decoded, received_at=item.received_at, zone=facts.zone)
         drift = None if clock is None else clock.drift_s
+        meter_time = None if clock is None else clock.meter_time
         hearing = self._hearing(item, device, meter, decoded, drift)
         if meter is None:
             outcome = store.Outcome(
@@ -245,23 +290,24 @@ class TelegramIngest:
                 manufacturer=device.manufacturer,
                 device_id=device.id,
                 reason=f"no meter {device.manufacturer} {device.id} in the installation register",
-                meter_time=None if clock is None else clock.meter_time,
+                meter_time=meter_time,
                 clock_drift_s=drift,
             )
             return outcome, hearing, []
         found: list[ReadingInput] = []
-        if facts.register_unit is not None:
-            quantity = parse_unit(facts.register_unit).quantity
-            found = list(
-                register_readings(
-                    decoded,
-                    identity=meter.identity,
-                    quantity=quantity,
-                    received_at=item.received_at,
-                    zone=zone,
-                    clock=clock,
-                )
-            )
+        if facts.quantity is not None:
+            # Typed values straight to the core: writing them as text to parse them
+            # again cost more than the rest of the check.
+            identity = meter.identity
+            for at, value, unit in register_values(
+                decoded,
+                quantity=facts.quantity,
+                received_at=item.received_at,
+                zone=facts.zone,
+                clock=clock,
+            ):
+                exact = value if isinstance(value, Decimal) else Decimal(value)
+                found.append(ReadingInput(None, identity, at, exact, unit))
         outcome = store.Outcome(
             item.id,
             store.DECODED,
@@ -269,26 +315,22 @@ class TelegramIngest:
             device_id=device.id,
             meter_id=meter.id,
             reason=None if found else "the telegram holds no register value of the meter",
-            meter_time=None if clock is None else clock.meter_time,
+            meter_time=meter_time,
             clock_drift_s=drift,
         )
         return outcome, hearing, found
 
     def _decode(
-        self,
-        customer_id: int,
-        item: store.StoredTelegram,
-        key_for: Callable[[Device], bytes | None],
-        now: datetime,
+        self, customer_id: int, frame: bytes, key_for: Callable[[Device], bytes | None]
     ) -> Telegram:
         try:
-            return decode(item.frame, keys=key_for, layouts=self.layouts)
+            return decode(frame, keys=key_for, layouts=self.layouts)
         except UnknownLayout as exc:
             # This process has not seen the meter's full frame; the database may have.
             device = exc.device
             if device is None or not self._learn_layout(customer_id, device, key_for):
                 raise
-            return decode(item.frame, keys=key_for, layouts=self.layouts)
+            return decode(frame, keys=key_for, layouts=self.layouts)
 
     def _learn_layout(
         self, customer_id: int, device: Device, key_for: Callable[[Device], bytes | None]
@@ -349,27 +391,28 @@ class TelegramIngest:
         self._ingests[customer_id] = (time.monotonic(), ingest)
         return ingest
 
-    def _prefetch(
-        self, customer_id: int, items: Sequence[store.StoredTelegram], now: datetime
-    ) -> None:
+    def _prefetch(self, customer_id: int, frames: Sequence[bytes], now: datetime) -> None:
         """Look up, in a few statements, the meters and keys of a batch's senders.
 
-        The sender is read from the link layer (or a wired frame's long
-        header) without decoding; a telegram whose meter only the transport
-        layer names (a radio adapter) is looked up on its own while decoding.
+        The sender is read where the frame names it (see _sender), without
+        decoding; a telegram whose meter only the transport layer names (a radio
+        adapter) is looked up on its own while decoding.
         """
         fresh = time.monotonic() - LOOKUP_TTL_S
+        facts = self._facts
         wanted: dict[tuple[str, str], Device] = {}
-        for item in items:
-            device = _sender(item.frame)
+        for frame in frames:
+            device = _sender(frame)
             if device is None:
                 continue
-            known = self._facts.get((customer_id, device.manufacturer, device.id))
+            known = facts.get((customer_id, device.manufacturer, device.id))
             if known is None or known.looked_up < fresh:
                 wanted[(device.manufacturer, device.id)] = device
         if wanted:
-            for pair, facts in self._look_up_all(customer_id, list(wanted), now).items():
-                self._facts[(customer_id, *pair)] = facts
+            if len(facts) + len(wanted) > _DEVICES_KEPT:
+                facts.clear()
+            for pair, found in self._look_up_all(customer_id, list(wanted), now).items():
+                facts[(customer_id, *pair)] = found
 
     def _facts_of(self, customer_id: int, device: Device, now: datetime) -> _DeviceFacts:
         key = (customer_id, device.manufacturer, device.id)
@@ -399,15 +442,19 @@ class TelegramIngest:
                 if meters
                 else {}
             )
+        # The readings of these meters are checked next: with what was just found.
+        self._reading_ingest(customer_id, now).know_meters(info)
         looked_up = time.monotonic()
+        default_zone = ZoneInfo(self.settings.default_time_zone)
         found: dict[tuple[str, str], _DeviceFacts] = {}
         for pair in pairs:
             meter = meters.get(pair)
             if meter is None:
-                found[pair] = _DeviceFacts(None, None, None, looked_up)
+                found[pair] = _DeviceFacts(None, None, None, default_zone, looked_up)
                 continue
             registered = info.get(meter.identity, [])
-            register_unit = registered[0].unit.symbol if registered else None
+            quantity = registered[0].unit.quantity if registered else None
+            zone = ZoneInfo(meter.time_zone) if meter.time_zone else default_zone
             key = None
             if meter.id in sealed and self.keyring is not None:
                 try:
@@ -416,7 +463,7 @@ class TelegramIngest:
                     )
                 except UnableToOpenKey as exc:
                     logger.warning("meter %s: its key cannot be opened: %s", meter.id, exc)
-            found[pair] = _DeviceFacts(meter, key, register_unit, looked_up)
+            found[pair] = _DeviceFacts(meter, key, quantity, zone, looked_up)
         return found
 
     def forget_lookups(self) -> None:
@@ -504,17 +551,22 @@ class TelegramIngest:
 
 
 def _sender(frame: bytes) -> Device | None:
-    """The sender a frame's link layer names, or a wired frame's long header; None if neither."""
-    try:
-        link = read_frame(frame)
-    except UnableToDecodeTelegram:
+    """The sender a frame names at its fixed place, or None if it names none there.
+
+    A wireless frame's link address (bytes 2 to 9, before any CRC), or a wired
+    long frame's long header (bytes 7 to 14, where its CI field has one). The
+    frame is not checked: that is decoding's work, done once, later. A broken
+    frame at worst names a device that is looked up in vain.
+    """
+    if len(frame) < _LINK_HEADER:
         return None
-    if link.sender is not None:
-        return link.sender
-    header = APPLICATION_CIS.get(link.ci)
-    if header is not None and header[0] is HeaderKind.LONG and len(link.payload) >= 8:
-        return device_from_long_header(link.payload[:8])
-    return None
+    if looks_wired(frame):
+        if len(frame) >= _WIRED_LONG_HEADER_END:
+            header = APPLICATION_CIS.get(frame[_WIRED_CI])
+            if header is not None and header[0] is HeaderKind.LONG:
+                return device_from_long_header(frame[_WIRED_CI + 1 : _WIRED_LONG_HEADER_END])
+        return None
+    return device_from_link_address(frame[2:_LINK_HEADER])
 
 
 def build_telegram_ingest(engine: Engine, settings: Settings) -> TelegramIngest:

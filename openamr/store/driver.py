@@ -8,18 +8,53 @@ dialect differences kept in this module.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from itertools import chain
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql.compiler import SQLCompiler
 
-from openamr.db import from_epoch, is_sqlite
+from openamr.db import is_sqlite
 
 # Rows per statement where a list of keys is sent as a VALUES table; well under
 # SQLite's and PostgreSQL's limits on bound parameters.
 CHUNK = 1000
+
+
+def pg_array(values: Iterable[int | None]) -> str:
+    """Integers as the text of a PostgreSQL array, to be cast by the statement (`%s::bigint[]`).
+
+    psycopg dumps a Python list element by element in Python (several µs each,
+    and some 8 µs for a datetime); a batch's columns are sent as one string
+    each instead, which the server parses in C. Times go as epoch seconds the
+    same way and become `timestamptz` through `to_timestamp`.
+    """
+    items = values if isinstance(values, list | tuple) else list(values)
+    if None not in items:
+        return "{" + ",".join(map(str, items)) + "}"
+    return "{" + ",".join(["NULL" if value is None else str(value) for value in items]) + "}"
+
+
+def pg_text_array(values: Iterable[str | None]) -> str:
+    """Texts as the text of a PostgreSQL array (`%s::text[]`), each quoted and escaped."""
+    return (
+        "{"
+        + ",".join(
+            [
+                "NULL"
+                if value is None
+                else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                for value in values
+            ]
+        )
+        + "}"
+    )
+
+
+def pg_bytea_array(values: Iterable[bytes]) -> str:
+    """Byte strings as the text of a PostgreSQL array (`%s::bytea[]`), in hex format."""
+    return "{" + ",".join(['"\\\\x' + value.hex() + '"' for value in values]) + "}"
 
 
 def placeholder(conn: sa.Connection) -> str:
@@ -34,81 +69,46 @@ def instants(conn: sa.Connection, *moments: datetime) -> tuple[object, ...]:
     return moments
 
 
-def instant(conn: sa.Connection, value: object) -> datetime:
-    """An instant as the driver returns it, as an aware UTC datetime."""
-    if is_sqlite(conn):
-        assert isinstance(value, int)
-        return from_epoch(value)
-    assert isinstance(value, datetime)
-    return value if value.tzinfo is UTC else value.astimezone(UTC)
-
-
 def ranges_table(
-    conn: sa.Connection, ranges: Sequence[tuple[int, datetime, datetime]], key: str
+    conn: sa.Connection, ranges: Sequence[tuple[int, int, int]], key: str
 ) -> Iterator[tuple[str, tuple[object, ...]]]:
-    """(id, lo, hi) ranges as a `WITH wanted (<key>, lo, hi) AS (…)` clause, in chunks.
+    """(id, lo, hi) ranges, lo and hi in epoch seconds, as a `WITH wanted (<key>, lo, hi) AS (…)`
+    clause whose lo and hi are of the time columns' type, in chunks.
 
     Yields the WITH clause and its parameters; the caller appends its SELECT.
-    On PostgreSQL the whole list goes as three arrays through `unnest`: one
-    short statement whatever the batch, which psycopg converts once and caches,
-    where a VALUES list of thousands of placeholders was split by a regular
-    expression in Python on every call (the largest cost of time-ordered ingest).
+    On PostgreSQL the whole list goes as three array texts through `unnest`
+    (see pg_array): one short statement whatever the batch, which psycopg
+    converts once and caches, where a VALUES list of thousands of placeholders
+    was split by a regular expression in Python on every call.
     """
     if not is_sqlite(conn):
         if ranges:
             ids, los, his = zip(*ranges, strict=True)
             yield (
-                f"WITH wanted ({key}, lo, hi) AS (SELECT * FROM "  # noqa: S608 (a column name)
-                "unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[])) ",
-                (list(ids), list(los), list(his)),
+                f"WITH wanted ({key}, lo, hi) AS (SELECT k, to_timestamp(l), to_timestamp(h) "  # noqa: S608  # nosec B608: a column name
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS u(k, l, h)) ",
+                (pg_array(ids), pg_array(los), pg_array(his)),
             )
         return
     for start in range(0, len(ranges), CHUNK):
         chunk = ranges[start : start + CHUNK]
         rows = ", ".join(["(?, ?, ?)"] * len(chunk))
-        params = tuple(
-            value for ident, lo, hi in chunk for value in (ident, *instants(conn, lo, hi))
-        )
-        yield f"WITH wanted ({key}, lo, hi) AS (VALUES {rows}) ", params
+        yield f"WITH wanted ({key}, lo, hi) AS (VALUES {rows}) ", tuple(chain.from_iterable(chunk))
 
 
-def execute_many(
-    conn: sa.Connection, statement: sa.ClauseElement, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Run a Core statement once per row through the driver's own executemany.
+def fetch_all(
+    conn: sa.Connection, statement: str, params: Sequence[object]
+) -> list[tuple[Any, ...]]:
+    """Run one statement of the driver's own SQL on the connection's driver; all its rows.
 
-    SQLAlchemy's executemany processes every row's parameters through its
-    generic machinery, which cost several times the database's own work for
-    the thousands of small upserts and updates a batch of telegrams makes.
-    Here the statement is compiled once, each column type's bind processor is
-    looked up once, and the driver gets plain tuples (or dicts, for psycopg).
+    SQLAlchemy's result wraps every row it hands out; for the thousands of rows a
+    batch reads, that cost more than reading them.
     """
-    if not rows:
-        return
-    dialect = conn.dialect
-    compiled = statement.compile(dialect=dialect)
-    assert isinstance(compiled, SQLCompiler)
-    fixed = {name: bind.effective_value for name, bind in compiled.binds.items()}
-    processors = {
-        name: processor
-        for name, bind in compiled.binds.items()
-        if (processor := bind.type.bind_processor(dialect)) is not None
-    }
-    positional = compiled.positiontup
-    names = list(positional) if positional is not None else list(fixed)
-    prepared = []
-    for row in rows:
-        values = []
-        for name in names:
-            value = row[name] if name in row else fixed[name]
-            processor = processors.get(name)
-            values.append(
-                processor(value) if processor is not None and value is not None else value
-            )
-        prepared.append(values)
-    if positional is not None:
-        conn.exec_driver_sql(compiled.string, [tuple(values) for values in prepared])
-    else:
-        conn.exec_driver_sql(
-            compiled.string, [dict(zip(names, values, strict=True)) for values in prepared]
-        )
+    dbapi: Any = conn.connection.driver_connection
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(statement, params)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
+    finally:
+        cursor.close()

@@ -13,10 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from openamr.access import AccessContext
 from openamr.db import from_epoch, is_sqlite, to_epoch
@@ -52,8 +51,7 @@ class Gateway:
     property_id: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class IncomingTelegram:
+class IncomingTelegram(NamedTuple):
     """A telegram as a gateway forwards it."""
 
     frame: bytes
@@ -61,8 +59,7 @@ class IncomingTelegram:
     rssi: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredTelegram:
+class StoredTelegram(NamedTuple):
     """A stored telegram waiting to be (re)processed."""
 
     id: int
@@ -90,8 +87,7 @@ class MbusMeter:
     time_zone: str | None  # of the property it is installed in, if it is installed
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What processing made of one telegram."""
 
     telegram_id: int
@@ -105,8 +101,7 @@ class Outcome:
     clock_drift_s: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Hearing:
+class Hearing(NamedTuple):
     """One device heard in one telegram, for the device and radio statistics."""
 
     customer_id: int
@@ -126,11 +121,6 @@ class Hearing:
 
 def digest_of(frame: bytes) -> str:
     return hashlib.sha256(frame).hexdigest()
-
-
-def _insert(conn: sa.Connection, table: sa.Table) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT."""
-    return sqlite.insert(table) if is_sqlite(conn) else postgresql.insert(table)
 
 
 def find_gateway_by_token_hash(conn: sa.Connection, token_hash: str) -> Gateway | None:
@@ -217,13 +207,7 @@ def store_telegrams(
     repeated.extend((key, item) for key, item in by_digest.items() if key not in inserted)
     _count_traffic(conn, source, items, len(repeated))
     _hear_repeats(conn, source, repeated)
-    last = max(item.received_at for item in items)
-    conn.execute(
-        gateway.update()
-        .where(gateway.c.id == source.id)
-        .where(sa.or_(gateway.c.last_seen_at.is_(None), gateway.c.last_seen_at < last))
-        .values(last_seen_at=last)
-    )
+    _mark_seen(conn, source, max(item.received_at for item in items))
     return StoreOutcome(new, len(repeated))
 
 
@@ -231,45 +215,55 @@ def _insert_new(
     conn: sa.Connection, source: Gateway, by_digest: Mapping[str, IncomingTelegram]
 ) -> list[tuple[str, int]]:
     """Insert the telegrams whose digest is not stored yet; (digest, id) of each new one."""
+    items = list(by_digest.items())
     if not is_sqlite(conn):
-        # One statement of three arrays: a multi-row VALUES list of thousands of
-        # parameters is re-parsed by psycopg in Python on every call.
-        items = list(by_digest.items())
+        # One statement of four array texts (see driver.pg_array).
         result = conn.exec_driver_sql(
             "INSERT INTO telegram "
             "(customer_id, gateway_id, state, digest, frame, received_at, rssi) "
-            "SELECT %s, %s, %s, * FROM unnest(%s::text[], %s::bytea[], %s::timestamptz[], "
-            "%s::smallint[]) "
+            "SELECT %s, %s, %s, d, f, to_timestamp(t), r FROM unnest(%s::text[], %s::bytea[], "
+            "%s::bigint[], %s::smallint[]) AS u(d, f, t, r) "
             "ON CONFLICT (customer_id, digest) DO NOTHING RETURNING digest, id",
             (
                 source.customer_id,
                 source.id,
                 RECEIVED,
-                [key for key, _ in items],
-                [item.frame for _, item in items],
-                [item.received_at for _, item in items],
-                [item.rssi for _, item in items],
+                driver.pg_text_array([key for key, _ in items]),
+                driver.pg_bytea_array([item.frame for _, item in items]),
+                driver.pg_array([to_epoch(item.received_at) for _, item in items]),
+                driver.pg_array([item.rssi for _, item in items]),
             ),
         )
         return [(digest, ident) for digest, ident in result]
-    statement = (
-        _insert(conn, telegram)
-        .on_conflict_do_nothing(index_elements=["customer_id", "digest"])
-        .returning(telegram.c.digest, telegram.c.id)
-    )
-    rows = [
-        {
-            "customer_id": source.customer_id,
-            "gateway_id": source.id,
-            "digest": key,
-            "frame": item.frame,
-            "received_at": item.received_at,
-            "rssi": item.rssi,
-            "state": RECEIVED,
-        }
-        for key, item in by_digest.items()
-    ]
-    return [(digest, ident) for digest, ident in conn.execute(statement, rows)]
+    # SQLite: multi-row VALUES with RETURNING, in chunks, straight to the driver.
+    dbapi: Any = conn.connection.driver_connection
+    found: list[tuple[str, int]] = []
+    for start in range(0, len(items), CHUNK):
+        chunk = items[start : start + CHUNK]
+        rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        params = [
+            value
+            for key, item in chunk
+            for value in (
+                source.customer_id,
+                source.id,
+                RECEIVED,
+                key,
+                item.frame,
+                to_epoch(item.received_at),
+                item.rssi,
+            )
+        ]
+        found.extend(
+            dbapi.execute(
+                "INSERT INTO telegram "  # noqa: S608  # nosec B608: placeholders only
+                "(customer_id, gateway_id, state, digest, frame, received_at, rssi) "
+                f"VALUES {rows} ON CONFLICT (customer_id, digest) DO NOTHING "
+                "RETURNING digest, id",
+                params,
+            ).fetchall()
+        )
+    return found
 
 
 def _count_traffic(
@@ -282,27 +276,38 @@ def _count_traffic(
     # Duplicates are attributed to the batch's latest hour: a gateway's batch
     # rarely spans two, and the count is a health signal, not a bill.
     last_hour = max(per_hour)
-    statement = _insert(conn, gateway_traffic)
-    statement = statement.on_conflict_do_update(
-        index_elements=["gateway_id", "hour_at"],
-        set_={
-            "telegrams": gateway_traffic.c.telegrams + statement.excluded.telegrams,
-            "duplicates": gateway_traffic.c.duplicates + statement.excluded.duplicates,
-        },
+    rows = [
+        (source.id, hour, source.customer_id, count, duplicates if hour == last_hour else 0)
+        for hour, count in sorted(per_hour.items())
+    ]
+    # The driver's own SQL: the Core statement was compiled anew for every batch.
+    upsert = (
+        "ON CONFLICT (gateway_id, hour_at) DO UPDATE SET "
+        "telegrams = gateway_traffic.telegrams + excluded.telegrams, "
+        "duplicates = gateway_traffic.duplicates + excluded.duplicates"
     )
-    driver.execute_many(
-        conn,
-        statement,
-        [
-            {
-                "gateway_id": source.id,
-                "hour_at": from_epoch(hour),
-                "customer_id": source.customer_id,
-                "telegrams": count,
-                "duplicates": duplicates if hour == last_hour else 0,
-            }
-            for hour, count in sorted(per_hour.items())
-        ],
+    if is_sqlite(conn):
+        conn.exec_driver_sql(
+            "INSERT INTO gateway_traffic (gateway_id, hour_at, customer_id, telegrams, duplicates) "  # nosec B608: fixed SQL only
+            "VALUES (?, ?, ?, ?, ?) " + upsert,
+            rows,
+        )
+        return
+    conn.exec_driver_sql(
+        "INSERT INTO gateway_traffic (gateway_id, hour_at, customer_id, telegrams, duplicates) "  # nosec B608: fixed SQL only
+        "VALUES (%s, to_timestamp(%s), %s, %s, %s) " + upsert,
+        rows,
+    )
+
+
+def _mark_seen(conn: sa.Connection, source: Gateway, last: datetime) -> None:
+    """The gateway's last-seen time, moved forward only."""
+    mark = driver.placeholder(conn)
+    at = mark if is_sqlite(conn) else f"to_timestamp({mark})"
+    conn.exec_driver_sql(
+        f"UPDATE gateway SET last_seen_at = {at} WHERE id = {mark} "  # noqa: S608  # nosec B608: placeholders only
+        f"AND (last_seen_at IS NULL OR last_seen_at < {at})",
+        (to_epoch(last), source.id, to_epoch(last)),
     )
 
 
@@ -333,6 +338,46 @@ def _hear_repeats(
     )
 
 
+# The upserts of the radio statistics. The rows of one statement have distinct keys
+# (they are summed per key first), so each row meets at most one stored row; the
+# latest hearing's values win whichever arrives first.
+_RADIO_COLUMNS = "gateway_id, manufacturer, device_id, customer_id, last_heard_at, rssi, telegrams"
+_RADIO_UPSERT = (
+    "ON CONFLICT (gateway_id, manufacturer, device_id) DO UPDATE SET "
+    "telegrams = radio_link.telegrams + excluded.telegrams, "
+    "last_heard_at = CASE WHEN excluded.last_heard_at > radio_link.last_heard_at "
+    "THEN excluded.last_heard_at ELSE radio_link.last_heard_at END, "
+    "rssi = CASE WHEN excluded.last_heard_at >= radio_link.last_heard_at "
+    "THEN excluded.rssi ELSE radio_link.rssi END"
+)
+_DEVICE_COLUMNS = (
+    "customer_id, manufacturer, device_id, meter_id, device_type, medium, version, "
+    "first_seen_at, last_seen_at, rssi, status, flags, clock_drift_s, telegrams"
+)
+_DEVICE_LATEST = (
+    "device_type",
+    "medium",
+    "version",
+    "rssi",
+    "status",
+    "flags",
+    "clock_drift_s",
+    "last_seen_at",
+)
+_DEVICE_UPSERT = (
+    "ON CONFLICT (customer_id, manufacturer, device_id) DO UPDATE SET "  # nosec B608: fixed SQL only
+    "telegrams = heard_device.telegrams + excluded.telegrams, "
+    "meter_id = excluded.meter_id, "
+    + "".join(
+        f"{name} = CASE WHEN excluded.last_seen_at >= heard_device.last_seen_at "
+        f"THEN excluded.{name} ELSE heard_device.{name} END, "
+        for name in _DEVICE_LATEST
+    )
+    + "first_seen_at = CASE WHEN excluded.first_seen_at < heard_device.first_seen_at "
+    "THEN excluded.first_seen_at ELSE heard_device.first_seen_at END"
+)
+
+
 def record_radio(
     conn: sa.Connection,
     heard: Iterable[tuple[int, int, str, str, datetime, int | None]],
@@ -357,37 +402,34 @@ def record_radio(
             )
     if not latest:
         return
-    statement = _insert(conn, radio_link)
-    excluded = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=["gateway_id", "manufacturer", "device_id"],
-        set_={
-            "telegrams": radio_link.c.telegrams + excluded.telegrams,
-            "last_heard_at": sa.case(
-                (excluded.last_heard_at > radio_link.c.last_heard_at, excluded.last_heard_at),
-                else_=radio_link.c.last_heard_at,
-            ),
-            "rssi": sa.case(
-                (excluded.last_heard_at >= radio_link.c.last_heard_at, excluded.rssi),
-                else_=radio_link.c.rssi,
-            ),
-        },
-    )
-    driver.execute_many(
-        conn,
-        statement,
-        [
-            {
-                "gateway_id": gateway_id,
-                "manufacturer": man,
-                "device_id": device,
-                "customer_id": customer_id,
-                "last_heard_at": at,
-                "rssi": rssi,
-                "telegrams": count,
-            }
-            for (gateway_id, man, device), (customer_id, at, rssi, count) in sorted(latest.items())
-        ],
+    rows = [
+        (gateway_id, man, device, customer_id, to_epoch(at), rssi, count)
+        for (gateway_id, man, device), (customer_id, at, rssi, count) in sorted(latest.items())
+    ]
+    if is_sqlite(conn):
+        dbapi: Any = conn.connection.driver_connection
+        dbapi.executemany(
+            f"INSERT INTO radio_link ({_RADIO_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608  # nosec B608: fixed SQL only
+            + _RADIO_UPSERT,
+            rows,
+        )
+        return
+    columns = list(zip(*rows, strict=True))
+    array, texts = driver.pg_array, driver.pg_text_array
+    conn.exec_driver_sql(
+        f"INSERT INTO radio_link ({_RADIO_COLUMNS}) "  # noqa: S608  # nosec B608: fixed SQL only
+        "SELECT g, m, d, c, to_timestamp(t), r, n FROM unnest(%s::bigint[], %s::text[], "
+        "%s::text[], %s::bigint[], %s::bigint[], %s::smallint[], %s::bigint[]) "
+        "AS u(g, m, d, c, t, r, n) " + _RADIO_UPSERT,
+        (
+            array(columns[0]),
+            texts(columns[1]),
+            texts(columns[2]),
+            array(columns[3]),
+            array(columns[4]),
+            array(columns[5]),
+            array(columns[6]),
+        ),
     )
 
 
@@ -404,58 +446,59 @@ def record_hearings(conn: sa.Connection, hearings: Sequence[Hearing]) -> None:
         else:
             newest = item if item.received_at >= known[0].received_at else known[0]
             latest[key] = (newest, known[1] + 1)
-    statement = _insert(conn, heard_device)
-    excluded = statement.excluded
-    newer = excluded.last_seen_at >= heard_device.c.last_seen_at
-
-    def latest_of(column: sa.Column[Any]) -> Any:
-        return sa.case((newer, excluded[column.name]), else_=column)
-
-    statement = statement.on_conflict_do_update(
-        index_elements=["customer_id", "manufacturer", "device_id"],
-        set_={
-            "telegrams": heard_device.c.telegrams + excluded.telegrams,
-            "meter_id": excluded.meter_id,
-            "device_type": latest_of(heard_device.c.device_type),
-            "medium": latest_of(heard_device.c.medium),
-            "version": latest_of(heard_device.c.version),
-            "rssi": latest_of(heard_device.c.rssi),
-            "status": latest_of(heard_device.c.status),
-            "flags": latest_of(heard_device.c.flags),
-            "clock_drift_s": latest_of(heard_device.c.clock_drift_s),
-            "last_seen_at": latest_of(heard_device.c.last_seen_at),
-            "first_seen_at": sa.case(
-                (
-                    excluded.first_seen_at < heard_device.c.first_seen_at,
-                    excluded.first_seen_at,
-                ),
-                else_=heard_device.c.first_seen_at,
+    rows = [
+        (
+            item.customer_id,
+            item.manufacturer,
+            item.device_id,
+            item.meter_id,
+            item.device_type,
+            item.medium,
+            item.version,
+            seen,  # first seen
+            seen,  # last seen
+            item.rssi,
+            item.status,
+            item.flags,
+            item.clock_drift_s,
+            count,
+        )
+        for _key, (item, count) in sorted(latest.items())
+        for seen in (to_epoch(item.received_at),)
+    ]
+    if is_sqlite(conn):
+        dbapi: Any = conn.connection.driver_connection
+        dbapi.executemany(
+            f"INSERT INTO heard_device ({_DEVICE_COLUMNS}) "  # noqa: S608  # nosec B608: fixed SQL only
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) " + _DEVICE_UPSERT,
+            rows,
+        )
+    else:
+        columns = list(zip(*rows, strict=True))
+        array, texts = driver.pg_array, driver.pg_text_array
+        conn.exec_driver_sql(
+            f"INSERT INTO heard_device ({_DEVICE_COLUMNS}) "  # noqa: S608  # nosec B608: fixed SQL only
+            "SELECT c, m, d, mi, dt, me, v, to_timestamp(t), to_timestamp(t), r, s, f, dr, n "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::smallint[], "
+            "%s::text[], %s::smallint[], %s::bigint[], %s::smallint[], %s::smallint[], "
+            "%s::text[], %s::integer[], %s::bigint[]) "
+            "AS u(c, m, d, mi, dt, me, v, t, r, s, f, dr, n) " + _DEVICE_UPSERT,
+            (
+                array(columns[0]),
+                texts(columns[1]),
+                texts(columns[2]),
+                array(columns[3]),
+                array(columns[4]),
+                texts(columns[5]),
+                array(columns[6]),
+                array(columns[7]),
+                array(columns[9]),
+                array(columns[10]),
+                texts(columns[11]),
+                array(columns[12]),
+                array(columns[13]),
             ),
-        },
-    )
-    driver.execute_many(
-        conn,
-        statement,
-        [
-            {
-                "customer_id": item.customer_id,
-                "manufacturer": item.manufacturer,
-                "device_id": item.device_id,
-                "meter_id": item.meter_id,
-                "device_type": item.device_type,
-                "medium": item.medium,
-                "version": item.version,
-                "first_seen_at": item.received_at,
-                "last_seen_at": item.received_at,
-                "rssi": item.rssi,
-                "status": item.status,
-                "flags": item.flags,
-                "clock_drift_s": item.clock_drift_s,
-                "telegrams": count,
-            }
-            for _key, (item, count) in sorted(latest.items())
-        ],
-    )
+        )
     record_radio(
         conn,
         (
@@ -478,37 +521,63 @@ def record_outcomes(
     """Write what processing made of each telegram."""
     if not outcomes:
         return
-    driver.execute_many(
-        conn,
-        telegram.update()
-        .where(telegram.c.id == sa.bindparam("b_id"))
-        .values(
-            state=sa.bindparam("b_state"),
-            manufacturer=sa.bindparam("b_manufacturer"),
-            device_id=sa.bindparam("b_device_id"),
-            meter_id=sa.bindparam("b_meter_id"),
-            cause=sa.bindparam("b_cause"),
-            reason=sa.bindparam("b_reason"),
-            meter_time=sa.bindparam("b_meter_time"),
-            clock_drift_s=sa.bindparam("b_clock_drift_s"),
-            decoder_version=decoder_version,
-            processed_at=now,
+    processed = to_epoch(now)
+    if is_sqlite(conn):
+        dbapi: Any = conn.connection.driver_connection
+        dbapi.executemany(
+            "UPDATE telegram SET state = ?, manufacturer = ?, device_id = ?, meter_id = ?, "
+            "cause = ?, reason = ?, meter_time = ?, clock_drift_s = ?, decoder_version = ?, "
+            "processed_at = ? WHERE id = ?",
+            [
+                (
+                    item.state,
+                    item.manufacturer,
+                    item.device_id,
+                    item.meter_id,
+                    item.cause,
+                    None if item.reason is None else item.reason[:500],
+                    None if item.meter_time is None else _naive_text(item.meter_time),
+                    item.clock_drift_s,
+                    decoder_version,
+                    processed,
+                    item.telegram_id,
+                )
+                for item in outcomes
+            ],
+        )
+        return
+    array, texts = driver.pg_array, driver.pg_text_array
+    conn.exec_driver_sql(
+        "UPDATE telegram t SET state = u.st, manufacturer = u.m, device_id = u.d, "
+        "meter_id = u.mi, cause = u.c, reason = u.r, meter_time = u.mt::timestamp, "
+        "clock_drift_s = u.dr, decoder_version = %s, processed_at = to_timestamp(%s) "
+        "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], "
+        "%s::text[], %s::text[], %s::text[], %s::integer[]) "
+        "AS u(id, st, m, d, mi, c, r, mt, dr) WHERE t.id = u.id",
+        (
+            decoder_version,
+            processed,
+            array([item.telegram_id for item in outcomes]),
+            texts([item.state for item in outcomes]),
+            texts([item.manufacturer for item in outcomes]),
+            texts([item.device_id for item in outcomes]),
+            array([item.meter_id for item in outcomes]),
+            texts([item.cause for item in outcomes]),
+            texts([None if item.reason is None else item.reason[:500] for item in outcomes]),
+            texts(
+                [
+                    None if item.meter_time is None else _naive_text(item.meter_time)
+                    for item in outcomes
+                ]
+            ),
+            array([item.clock_drift_s for item in outcomes]),
         ),
-        [
-            {
-                "b_id": item.telegram_id,
-                "b_state": item.state,
-                "b_manufacturer": item.manufacturer,
-                "b_device_id": item.device_id,
-                "b_meter_id": item.meter_id,
-                "b_cause": item.cause,
-                "b_reason": None if item.reason is None else item.reason[:500],
-                "b_meter_time": item.meter_time,
-                "b_clock_drift_s": item.clock_drift_s,
-            }
-            for item in outcomes
-        ],
     )
+
+
+def _naive_text(moment: datetime) -> str:
+    """A naive datetime as SQLAlchemy keeps `DateTime` on SQLite, and PostgreSQL reads it."""
+    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def find_mbus_meters(
@@ -518,7 +587,7 @@ def find_mbus_meters(
 
     The zone is that of the installation in force at `now`, else the latest one.
     """
-    wanted = sorted(set(devices))
+    wanted = set(devices)
     found: dict[tuple[str, str], MbusMeter] = {}
     identities = sorted({device for _man, device in wanted})
     for start in range(0, len(identities), CHUNK):
@@ -554,7 +623,7 @@ def find_mbus_meters(
             if key in found and not current:
                 continue
             found[key] = MbusMeter(row.id, customer_id, row.identity, key[0], row.time_zone)
-    return {key: value for key, value in found.items() if key in set(wanted)}
+    return {key: value for key, value in found.items() if key in wanted}
 
 
 def list_telegrams(

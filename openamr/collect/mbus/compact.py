@@ -248,13 +248,14 @@ def _full_frame_layout(data: bytes) -> Layout:
 
 
 def _interned(specs: tuple[RecordSpec, ...], leading_fillers: int, dif_vif: bytes) -> Layout:
-    known = _INTERNED.get(dif_vif)
-    if known is not None and known.leading_fillers == leading_fillers:
+    key = (dif_vif, leading_fillers)
+    known = _INTERNED.get(key)
+    if known is not None:
         return known
     layout = Layout(format_signature(dif_vif), specs, leading_fillers)
     if len(_INTERNED) >= _MAX_KEPT:
         _INTERNED.clear()
-    _INTERNED[dif_vif] = layout
+    _INTERNED[key] = layout
     return layout
 
 
@@ -266,8 +267,11 @@ def _model_key(device: Device, signature: int) -> tuple[str, int, int, int]:
     return (device.manufacturer, device.version, device.device_type, signature)
 
 
-# One Layout object per distinct DIF..VIFE string: meters of a model share it.
-_INTERNED: dict[bytes, Layout] = {}
+# One Layout object per distinct DIF..VIFE string and leading fillers: meters of a
+# model share it. Both are in the key: a model's encrypted frames lead with the
+# 2F2F of their decryption check and its plaintext ones do not, and a key of the
+# string alone made the two evict each other on every other telegram.
+_INTERNED: dict[tuple[bytes, int], Layout] = {}
 
 
 def _known_layouts() -> dict[tuple[str, int], Layout]:
