@@ -25,6 +25,7 @@ from openamr.guard.keyring import Keyring
 from openamr.guard.signin import MAX_EMAIL_LENGTH, normalise_email
 from openamr.store import admin as store
 from openamr.store import identities
+from openamr.store.identities import TenancyRow
 from openamr.timeutil import UnusableTimestamp, parse_instant
 from openamr.units import MEDIUM_QUANTITIES, Medium, UnknownUnit, parse_unit
 
@@ -470,7 +471,7 @@ def remove_meter(
 
 def move_in(
     conn: sa.Connection, access: AccessContext, *, apartment_id: int, start: str, now: datetime
-) -> store.TenancyRow:
+) -> TenancyRow:
     """A new household's tenancy from `start` (a local day at the property, or an instant)."""
     flat = store.find_apartment(conn, access=access, apartment_id=apartment_id)
     row = store.move_in(
@@ -642,7 +643,7 @@ def _of_point(row: store.PointRow) -> Target:
     )
 
 
-def _of_tenancy(row: store.TenancyRow) -> Target:
+def _of_tenancy(row: TenancyRow) -> Target:
     return Target(
         customer_id=row.customer_id,
         property_id=row.property_id,

@@ -34,7 +34,8 @@ import sqlalchemy as sa
 from openamr.access import AccessContext, Role, TenancyScope
 from openamr.guard.audit import Target, record
 from openamr.store import grants as store
-from openamr.store.grants import DisclosureRow, GrantRow, TenancyAt
+from openamr.store.grants import DisclosureRow, GrantRow
+from openamr.store.identities import TenancyRow, tenancy_of
 from openamr.units import Medium
 
 REQUEST_LAPSES_AFTER = timedelta(hours=12)
@@ -211,7 +212,7 @@ def request_grant(
         raise UnableToRequestGrant(f"a grant lasts 1 to 8 hours, not {hours}")
     if store.find_apartment_customer(conn, apartment_id=apartment_id) is None:
         raise UnableToFindGrant(f"no apartment {apartment_id}")
-    at: TenancyAt | None = store.find_tenancy_at(conn, apartment_id=apartment_id, at=now)
+    at: TenancyRow | None = store.find_tenancy_at(conn, apartment_id=apartment_id, at=now)
     if at is None:
         raise UnableToRequestGrant(
             f"apartment {apartment_id} has no household now: there is nobody to ask"
@@ -457,7 +458,7 @@ def record_disclosure(
         raise UnableToRecordDisclosure(f"no customer {customer_id}")
     property_id = None
     if tenancy_id is not None:
-        held = store.find_tenancy(conn, tenancy_id=tenancy_id)
+        held = tenancy_of(conn, tenancy_id=tenancy_id)
         if held is None or held.customer_id != customer_id:
             raise UnableToRecordDisclosure(f"customer {customer_id} has no tenancy {tenancy_id}")
         if apartment_id is not None and apartment_id != held.apartment_id:

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from openamr.access import AccessContext, Role
 from openamr.store import portfolio as register
+from openamr.store.identities import TENANCY_COLUMNS, TENANCY_FROM, TenancyRow
 from openamr.store.schema import (
     access_code,
     apartment,
@@ -126,16 +127,6 @@ class InstallationRow:
     metering_point_id: int
     installed_at: datetime
     removed_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class TenancyRow:
-    id: int
-    customer_id: int
-    property_id: int
-    apartment_id: int
-    start_at: datetime
-    end_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1004,18 +995,7 @@ def remove_meter(
 
 
 def _tenancy_query() -> sa.Select[Any]:
-    return (
-        sa.select(
-            tenancy.c.id,
-            tenancy.c.customer_id,
-            entrance.c.property_id,
-            tenancy.c.apartment_id,
-            tenancy.c.start_at,
-            tenancy.c.end_at,
-        )
-        .join(apartment, apartment.c.id == tenancy.c.apartment_id)
-        .join(entrance, entrance.c.id == apartment.c.entrance_id)
-    )
+    return sa.select(*TENANCY_COLUMNS).select_from(TENANCY_FROM)
 
 
 def list_tenancies(

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from openamr.store.identities import TENANCY_COLUMNS, TENANCY_FROM, TenancyRow
 from openamr.store.schema import (
     access_grant,
     access_grant_medium,
@@ -52,18 +53,6 @@ class GrantRow:
 
 
 @dataclass(frozen=True, slots=True)
-class TenancyAt:
-    """The tenancy of an apartment at some instant, with where the apartment is."""
-
-    id: int
-    customer_id: int
-    property_id: int
-    apartment_id: int
-    start_at: datetime
-    end_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class DisclosureRow:
     id: int
     customer_id: int
@@ -78,44 +67,18 @@ class DisclosureRow:
     recorded_at: datetime
 
 
-def find_tenancy_at(conn: sa.Connection, *, apartment_id: int, at: datetime) -> TenancyAt | None:
+def find_tenancy_at(conn: sa.Connection, *, apartment_id: int, at: datetime) -> TenancyRow | None:
     """The tenancy of the apartment that covers `at`, if there is one (at most one can)."""
     row = conn.execute(
-        sa.select(
-            tenancy.c.id,
-            tenancy.c.customer_id,
-            entrance.c.property_id,
-            tenancy.c.apartment_id,
-            tenancy.c.start_at,
-            tenancy.c.end_at,
-        )
-        .join(apartment, apartment.c.id == tenancy.c.apartment_id)
-        .join(entrance, entrance.c.id == apartment.c.entrance_id)
+        sa.select(*TENANCY_COLUMNS)
+        .select_from(TENANCY_FROM)
         .where(
             tenancy.c.apartment_id == apartment_id,
             tenancy.c.start_at <= at,
             sa.or_(tenancy.c.end_at.is_(None), tenancy.c.end_at > at),
         )
     ).first()
-    return None if row is None else TenancyAt(*row)
-
-
-def find_tenancy(conn: sa.Connection, *, tenancy_id: int) -> TenancyAt | None:
-    """A tenancy by id, with where its apartment is."""
-    row = conn.execute(
-        sa.select(
-            tenancy.c.id,
-            tenancy.c.customer_id,
-            entrance.c.property_id,
-            tenancy.c.apartment_id,
-            tenancy.c.start_at,
-            tenancy.c.end_at,
-        )
-        .join(apartment, apartment.c.id == tenancy.c.apartment_id)
-        .join(entrance, entrance.c.id == apartment.c.entrance_id)
-        .where(tenancy.c.id == tenancy_id)
-    ).first()
-    return None if row is None else TenancyAt(*row)
+    return None if row is None else TenancyRow(*row)
 
 
 def customer_exists(conn: sa.Connection, *, customer_id: int) -> bool:
@@ -136,7 +99,7 @@ def find_apartment_customer(conn: sa.Connection, *, apartment_id: int) -> int | 
 def insert_grant(
     conn: sa.Connection,
     *,
-    at: TenancyAt,
+    at: TenancyRow,
     requested_by: int,
     requester_role: str,
     ticket: str,

@@ -274,7 +274,8 @@ def disable_staff_account(conn: sa.Connection, *, staff_account_id: int, now: da
 
 # -- apartments and tenancies ------------------------------------------------------------
 
-_TENANCY_COLUMNS = (
+# A tenancy with where it is, as TenancyRow holds it: for every module that reads tenancies.
+TENANCY_COLUMNS = (
     tenancy.c.id,
     tenancy.c.customer_id,
     entrance.c.property_id,
@@ -282,7 +283,7 @@ _TENANCY_COLUMNS = (
     tenancy.c.start_at,
     tenancy.c.end_at,
 )
-_TENANCY_FROM = tenancy.join(apartment, apartment.c.id == tenancy.c.apartment_id).join(
+TENANCY_FROM = tenancy.join(apartment, apartment.c.id == tenancy.c.apartment_id).join(
     entrance, entrance.c.id == apartment.c.entrance_id
 )
 
@@ -300,8 +301,8 @@ def get_tenancy(
     conn: sa.Connection, *, tenancy_id: int, access: AccessContext
 ) -> TenancyRow | None:
     row = conn.execute(
-        sa.select(*_TENANCY_COLUMNS)
-        .select_from(_TENANCY_FROM)
+        sa.select(*TENANCY_COLUMNS)
+        .select_from(TENANCY_FROM)
         .where(tenancy.c.id == tenancy_id, _tenancy_scope(access))
     ).first()
     return None if row is None else TenancyRow(*row)
@@ -310,7 +311,7 @@ def get_tenancy(
 def tenancy_of(conn: sa.Connection, *, tenancy_id: int) -> TenancyRow | None:
     """The tenancy an access code, household or passkey belongs to; for sign-in only."""
     row = conn.execute(
-        sa.select(*_TENANCY_COLUMNS).select_from(_TENANCY_FROM).where(tenancy.c.id == tenancy_id)
+        sa.select(*TENANCY_COLUMNS).select_from(TENANCY_FROM).where(tenancy.c.id == tenancy_id)
     ).first()
     return None if row is None else TenancyRow(*row)
 
@@ -359,8 +360,8 @@ def current_tenancy(
 ) -> TenancyRow | None:
     """The apartment's tenancy at `now` or, if none has begun, the next to begin."""
     row = conn.execute(
-        sa.select(*_TENANCY_COLUMNS)
-        .select_from(_TENANCY_FROM)
+        sa.select(*TENANCY_COLUMNS)
+        .select_from(TENANCY_FROM)
         .where(
             tenancy.c.apartment_id == apartment_id,
             sa.or_(tenancy.c.end_at.is_(None), tenancy.c.end_at > now),

@@ -47,6 +47,7 @@ from openamr.guard.sessions import CSRF_HEADER, SESSION_COOKIE
 from openamr.present import signin_api
 from openamr.settings import MasterKey, Settings
 from openamr.store.access_log import list_tenancy_accesses
+from openamr.store.identities import tenancy_of
 from openamr.store.schema import entrance, meter_installation, tenancy
 from tests.access_world import World, build_world
 from tests.conftest import empty_database
@@ -567,7 +568,7 @@ def _fresh_grant(matrix: Matrix, state: str, objects: Objects) -> int:
     """A new grant on the cell's tenancy, by a requester who is none of the principals."""
     role = PS if state == PENDING_PLATFORM_STAFF else SUP
     with matrix.engine.begin() as conn:
-        at = grants.store.find_tenancy(conn, tenancy_id=objects.tenancy_id)
+        at = tenancy_of(conn, tenancy_id=objects.tenancy_id)
         assert at is not None
         made = grants.request_grant(
             conn,
