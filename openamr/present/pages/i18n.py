@@ -1,7 +1,9 @@
 """Languages of the pages: Swedish by default, English by choice, remembered in a cookie.
 
-Messages are keyed by short English names in one JSON catalogue per
-language (`messages/sv.json`, `messages/en.json`); both must hold the same
+Messages are keyed by short English names. Each language has a folder of
+JSON files, one per area of the pages (`messages/sv/pages.json`,
+`messages/en/pages.json`, ...), merged into one catalogue; a key defined by
+two files of a language is an error, and both languages must hold the same
 keys (a unit test checks). A key missing at run time shows as itself, so a
 forgotten message is visible rather than an error page.
 """
@@ -29,7 +31,15 @@ def catalogue(language: str) -> Mapping[str, str]:
     """The messages of one language, read once."""
     if language not in LANGUAGES:
         raise ValueError(f"no catalogue for {language!r}")
-    messages: dict[str, str] = json.loads((_MESSAGES / f"{language}.json").read_text("utf-8"))
+    messages: dict[str, str] = {}
+    for path in sorted((_MESSAGES / language).glob("*.json")):
+        area: dict[str, str] = json.loads(path.read_text("utf-8"))
+        twice = messages.keys() & area.keys()
+        if twice:
+            raise ValueError(
+                f"{path.name} repeats keys of another {language} file: {sorted(twice)}"
+            )
+        messages.update(area)
     return messages
 
 
