@@ -20,7 +20,7 @@ from openamr.collect.telegrams import build_telegram_ingest
 from openamr.db import create_engine
 from openamr.guard import grants
 from openamr.guard.web import install_web_surface
-from openamr.present import admin_api, grants_api, radio_api, signin_api
+from openamr.present import admin_api, grants_api, prices_api, radio_api, signin_api
 from openamr.present import api as present_api
 from openamr.present.pages import install_pages
 from openamr.present.series import UnableToReadValues
@@ -66,6 +66,7 @@ def create_app(
     app.include_router(signin_api.router)
     app.include_router(admin_api.router)
     app.include_router(grants_api.router)
+    app.include_router(prices_api.router)
     install_pages(app)
     install_web_surface(app, title="openamr")
     app.add_api_route("/", landing_page, methods=["GET"], include_in_schema=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -16,6 +16,8 @@ from openamr.demo.generate import DemoCase, DemoPortfolio, InstallationRow, gene
 from openamr.settings import Settings
 from openamr.store import portfolio as register
 from openamr.store import queries
+from openamr.store.admin import list_customers
+from openamr.store.prices import set_price
 from openamr.store.schema import property_
 
 
@@ -48,6 +50,7 @@ def load_demo(
     if report.errors:
         raise RuntimeError(f"the demo portfolio does not load: {report.errors[0].reason}")
     _add_tenancies(engine, portfolio, access=access)
+    _add_prices(engine, access=access, now=now)
     progress(f"portfolio: {len(portfolio.installations)} meter installations")
     ingest = ReadingIngest(engine, access=access, source="demo", now=now, keep_rejected=True)
     ingest.add_all(_readings(portfolio), batch_size=settings.ingest_batch_size)
@@ -99,6 +102,38 @@ def _add_tenancies(engine: Engine, portfolio: DemoPortfolio, *, access: AccessCo
                 start_at=tenancy.start_at,
                 end_at=tenancy.end_at,
             )
+
+
+# Demo prices (SEK per kWh or m3, in millionths): electricity changes two months ago,
+# so that the year on the household's page is priced at two prices.
+_DEMO_PRICES = (
+    ("electricity", "kWh", 1_850_000, 2_150_000),
+    ("heat", "kWh", 950_000, 950_000),
+    ("hot_water", "m3", 65_000_000, 65_000_000),
+    ("cold_water", "m3", 25_000_000, 25_000_000),
+)
+
+
+def _add_prices(engine: Engine, *, access: AccessContext, now: datetime) -> None:
+    first = date(now.year - 2, 1, 1)
+    changed = (now.date() - timedelta(days=60)).replace(day=1)
+    with engine.begin() as conn:
+        for customer in list_customers(conn, access=access):
+            for medium, unit, before, after in _DEMO_PRICES:
+                changes = (
+                    ((first, before), (changed, after)) if after != before else ((first, before),)
+                )
+                for valid_from, micro in changes:
+                    set_price(
+                        conn,
+                        access=access,
+                        customer_id=customer.id,
+                        medium=medium,
+                        valid_from=valid_from,
+                        micro_per_unit=micro,
+                        unit=unit,
+                        now=now,
+                    )
 
 
 __all__ = ["load_demo"]

@@ -23,7 +23,9 @@ The tiers of PRINCIPLES.md, as this module applies them:
   serves a household's presentation names them in `under_grant`; they then
   get a context scoped to the one tenancy an active grant opens (approved by
   the household, and for other platform staff by a platform administrator
-  as well), or 403;
+  as well), or 403. With several active grants the request names one: the
+  API's `X-OpenAMR-Grant` header, or the pages' grant cookie that support's
+  page sets when a grant is opened;
 - platform administrators: customers, grants' second approvals and
   disclosures; never a household's data (no presentation route names them).
 """
@@ -40,6 +42,10 @@ from openamr.guard import grants
 from openamr.guard.authn import authenticate, bearer_token
 
 GRANT_HEADER = "X-OpenAMR-Grant"  # which active grant a staff member acts under, if several
+# The same choice for pages, where a browser cannot add the header: set by support's page
+# (`POST /support/open`) for the household's pages only (path /home), ending with the browser.
+GRANT_COOKIE = "openamr-grant"
+GRANT_COOKIE_PATH = "/home"
 
 
 class Allow:
@@ -88,13 +94,13 @@ class Allow:
 
 
 def _under_grant(request: Request, access: AccessContext) -> AccessContext:
-    """The staff member's context narrowed to the tenancy its active grant opens; else 403."""
-    chosen_text = request.headers.get(GRANT_HEADER)
-    chosen = None
-    if chosen_text is not None:
-        if not chosen_text.strip().isdigit():
-            raise HTTPException(403, f"{GRANT_HEADER} must be the number of one of your grants")
-        chosen = int(chosen_text)
+    """The staff member's context narrowed to the tenancy its active grant opens; else 403.
+
+    The grant is the one the request names (the header, else the pages' cookie), or the
+    staff member's only active one. A named grant that is not active is refused, never
+    replaced by another: what a page shows is always the grant that was chosen.
+    """
+    chosen = chosen_grant(request)
     engine: Engine = request.app.state.engine
     now = request.app.state.clock()
     with engine.begin() as conn:
@@ -104,6 +110,22 @@ def _under_grant(request: Request, access: AccessContext) -> AccessContext:
         except grants.UnableToUseGrant as exc:
             raise HTTPException(status_code=403, detail=str(exc)) from None
     return grants.granted_access(access, grant)
+
+
+def chosen_grant(request: Request) -> int | None:
+    """The grant the request names: `X-OpenAMR-Grant`, else the pages' grant cookie; or None.
+
+    Raises HTTPException 403 when the one given is not a number.
+    """
+    text = request.headers.get(GRANT_HEADER)
+    if text is None:
+        text = request.cookies.get(GRANT_COOKIE)
+    if text is None:
+        return None
+    text = text.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):  # ASCII: int("²") fails
+        raise HTTPException(403, f"{GRANT_HEADER} must be the number of one of your grants")
+    return int(text)
 
 
 def may_read_hourly(access: AccessContext) -> bool:

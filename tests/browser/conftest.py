@@ -11,12 +11,15 @@
 - `sign_in_page(page, served, session)`: put a session made with
   `tests.helpers.open_session` into the page's cookies, as signing in would.
 
-Screenshots go to `test-artifacts/screenshots/` (git-ignored).
+Screenshots go to `test-artifacts/screenshots/` (git-ignored); those the README shows are
+copied to `docs/screenshots/` when OPENAMR_UPDATE_SCREENSHOTS is set.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 import socket
 import threading
 import time
@@ -32,11 +35,13 @@ from sqlalchemy.engine import Engine
 
 from openamr.app import create_app
 from openamr.guard.sessions import SESSION_COOKIE, NewSession
-from openamr.settings import Settings
+from openamr.settings import MasterKey, Settings
 from tests.helpers import NOW, Clock
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+UPDATE_SCREENSHOTS = "OPENAMR_UPDATE_SCREENSHOTS"  # set: the README's screenshots are remade
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
@@ -84,6 +89,17 @@ def served(settings: Settings, migrated_engine: Engine) -> Iterator[Served]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def keyed(served: Served) -> Iterator[Served]:
+    """The served app with a master key, for one test: TOTP secrets are sealed with it."""
+    before: Settings = served.app.state.settings
+    served.app.state.settings = dataclasses.replace(
+        before, master_keys=(MasterKey("browser", bytes(range(32))),)
+    )
+    yield served
+    served.app.state.settings = before
 
 
 @pytest.fixture(scope="module")
@@ -134,9 +150,17 @@ def sign_in_page(page: Page, served: Served, session: NewSession) -> None:
     )
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """Save a full-page screenshot under test-artifacts/screenshots/; its path."""
+def screenshot(page: Page, name: str, *, docs: bool = False) -> Path:
+    """Save a full-page screenshot under test-artifacts/screenshots/; its path.
+
+    One the README shows (`docs`) is copied to docs/screenshots/ as well, but only when
+    OPENAMR_UPDATE_SCREENSHOTS is set (`OPENAMR_UPDATE_SCREENSHOTS=1 .venv/bin/pytest
+    tests/browser -k sqlite`), so that a test run leaves the checkout as it was.
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    if docs and os.environ.get(UPDATE_SCREENSHOTS):
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)
     return path

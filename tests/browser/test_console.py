@@ -9,11 +9,10 @@ latest telegram raises LEAK; and 55667788, heard but not in the register.
 
 from __future__ import annotations
 
-import shutil
 import struct
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
+import pyotp
 from playwright.sync_api import Page, expect
 from sqlalchemy.engine import Engine
 
@@ -29,7 +28,6 @@ from tests.helpers import OPERATOR
 
 NOW = datetime(2026, 6, 3, 12, tzinfo=UTC)
 LEAKING, HEARD = "11223344", "55667788"
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def multical_21(device_id: str, litres: int, *, info: int) -> bytes:
@@ -102,9 +100,7 @@ def test_operations_finds_a_leak_attaches_a_meter_and_is_refused_a_households_pa
     expect(page.get_by_role("heading", name="Driftöversikt", level=1)).to_be_visible()
     expect(page.get_by_role("link", name="Uppsala Kåbo 1:23")).to_be_visible()
     expect(page.get_by_text("Solna Råsunda 4:2")).to_have_count(0)  # another customer's
-    screenshot(page, "console-overview")
-    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(screenshot(page, "console"), DOCS_SCREENSHOTS / "console.png")
+    screenshot(page, "console", docs=True)
 
     # The leak: an alarm on the overview, and the meter's page says so.
     alarms = page.locator("table.alarms")
@@ -140,3 +136,67 @@ def test_operations_finds_a_leak_attaches_a_meter_and_is_refused_a_households_pa
         answer = page.goto(path)
         assert answer is not None
         assert answer.status == 403, path
+
+
+def test_staff_with_totp_sign_in_to_the_console_in_two_steps_and_support_is_sent_away(
+    engine: Engine, keyed: Served, page: Page
+) -> None:
+    served = keyed
+    world = build_world(engine)
+    served.clock.now = NOW
+    keyring = Keyring.from_settings(served.app.state.settings)
+    admin = create_staff_account(
+        engine,
+        access=OPERATOR,
+        email="admin@hem.example",
+        role=Role.CUSTOMER_ADMIN,
+        customer="Hem AB",
+        keyring=keyring,
+        now=NOW,
+        with_totp=True,
+    )
+    support = create_staff_account(
+        engine,
+        access=OPERATOR,
+        email="support@openamr.example",
+        role=Role.SUPPORT,
+        customer=None,
+        keyring=keyring,
+        now=NOW,
+    )
+    assert admin.totp_uri is not None
+    authenticator = pyotp.parse_uri(admin.totp_uri)
+    assert isinstance(authenticator, pyotp.TOTP)
+
+    # Support's account is not the console's: refused at the first step, with no session.
+    page.goto(f"/console/properties/{world.property_a}")
+    page.get_by_label("E-postadress").fill(support.email)
+    page.get_by_label("Lösenfras").fill(support.passphrase)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Ditt konto loggar inte in här. Använd inloggningen för din roll."
+    )
+    assert page.request.get("/api/v1/session").status == 401
+
+    # The administrator: passphrase, then the code; a wrong code is refused and may be retried.
+    page.get_by_label("E-postadress").fill(admin.email)
+    page.get_by_label("Lösenfras").fill(admin.passphrase)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.get_by_role("heading", name="Din kod")).to_be_visible()
+    assert page.request.get("/console").status == 401  # half signed in opens nothing
+    page.get_by_label("Kod").fill(authenticator.at(NOW - timedelta(hours=1)))
+    page.get_by_role("button", name="Bekräfta koden").click()
+    expect(page.get_by_role("alert")).to_contain_text("Koden är fel")
+    page.get_by_label("Kod").fill(authenticator.at(NOW))
+    page.get_by_role("button", name="Bekräfta koden").click()
+    # Back where the sign-in began.
+    expect(page.get_by_role("heading", name="Uppsala Kåbo 1:23", level=1)).to_be_visible()
+    assert page.url.endswith(f"/console/properties/{world.property_a}")
+
+    # Signing out ends the session: the console asks for the sign-in again.
+    page.get_by_role("button", name="Logga ut").click()
+    expect(page.get_by_role("heading", name="Logga in i driftkonsolen")).to_be_visible()
+    answer = page.goto("/console")
+    assert answer is not None
+    assert answer.status == 401
+    expect(page.get_by_role("heading", name="Logga in i driftkonsolen")).to_be_visible()

@@ -30,6 +30,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -48,6 +49,7 @@ from openamr.present import signin_api
 from openamr.settings import MasterKey, Settings
 from openamr.store.access_log import list_tenancy_accesses
 from openamr.store.identities import tenancy_of
+from openamr.store.prices import set_price
 from openamr.store.schema import entrance, meter_installation, tenancy
 from tests.access_world import World, build_world
 from tests.conftest import empty_database
@@ -84,6 +86,7 @@ class Objects:
     tenancy_id: int
     staff_id: int
     grant_id: int = 0  # filled per cell, when the line names a grant
+    price_id: int = 0  # filled per cell with a fresh price, when the line deletes one
 
 
 Body = Callable[[Objects], Any]
@@ -98,6 +101,7 @@ class Line:
     query: dict[str, str] | None = None
     grant: str | None = None
     body_names_object: bool = False
+    price: bool = False  # the cell needs a fresh price of its customer
 
     @property
     def names_objects(self) -> bool:
@@ -112,9 +116,10 @@ def line(
     query: dict[str, str] | None = None,
     grant: str | None = None,
     body_names_object: bool = False,
+    price: bool = False,
 ) -> Line:
     method, path = route.split(" ", 1)
-    return Line(method, path, may, body, query, grant, body_names_object)
+    return Line(method, path, may, body, query, grant, body_names_object, price)
 
 
 def unique(prefix: str) -> str:
@@ -324,6 +329,20 @@ EXPECTED: list[Line] = [
         },
     ),
     line("POST /api/v1/admin/staff/{staff_id}/disable", {CA: CUSTOMER}),
+    # -- prices: the customer's administrators set them; households see costs on their page
+    line("GET /api/v1/admin/prices", {CA: EVERY}),
+    line(
+        "PUT /api/v1/admin/prices",
+        {CA: CUSTOMER},
+        body=lambda o: {
+            "customer_id": o.customer_id,
+            "medium": "electricity",
+            "valid_from": "2031-01-01",
+            "price": "1.25",
+        },
+        body_names_object=True,
+    ),
+    line("DELETE /api/v1/admin/prices/{price_id}", {CA: CUSTOMER}, price=True),
     # -- pages: static files, the language, the household's sign-in and its own pages
     line("GET /static/{name:path}", PUBLIC),
     line("POST /language", PUBLIC),
@@ -342,6 +361,8 @@ EXPECTED: list[Line] = [
     # -- the operations console's pages: the customer's staff, meter-centric
     line("GET /console/sign-in", PUBLIC),
     line("POST /console/sign-in", PUBLIC),
+    line("POST /console/sign-in/totp", PUBLIC),
+    line("POST /console/sign-out", PUBLIC),
     line("GET /console", {CA: EVERY, OPS: EVERY}),
     line("GET /console/properties/{property_id}", {CA: CUSTOMER, OPS: CUSTOMER}),
     line("GET /console/meters/{meter_id}", {CA: CUSTOMER, OPS: CUSTOMER}),
@@ -355,7 +376,48 @@ EXPECTED: list[Line] = [
     line("GET /support/sign-in", PUBLIC),
     line("POST /support/sign-in", PUBLIC),
     line("POST /support/sign-in/totp", PUBLIC),
+    line("POST /support/sign-out", PUBLIC),
     line("GET /support", {SUP: EVERY, PS: EVERY}),
+    line("POST /support/open", {SUP: EVERY, PS: EVERY}),
+    # -- the customer administrator's prices page
+    line("GET /admin/prices", {CA: EVERY}),
+    line("POST /admin/prices", {CA: EVERY}),
+    line("POST /admin/prices/{price_id}/delete", {CA: CUSTOMER}, price=True),
+    # -- the customer administrator's pages: the register, tenancies, access code letters
+    line("GET /admin/sign-in", PUBLIC),
+    line("POST /admin/sign-in", PUBLIC),
+    line("POST /admin/sign-in/totp", PUBLIC),
+    line("POST /admin/sign-out", PUBLIC),
+    line("GET /admin", {CA: EVERY}),
+    line("POST /admin/properties", {CA: EVERY}),
+    line("POST /admin/settings", {CA: EVERY}),
+    line("GET /admin/properties/{property_id}", {CA: CUSTOMER}),
+    line("POST /admin/properties/{property_id}/entrances", {CA: CUSTOMER}),
+    line("POST /admin/properties/{property_id}/metering-points", {CA: CUSTOMER}),
+    line("POST /admin/entrances/{entrance_id}/apartments", {CA: CUSTOMER}),
+    line("GET /admin/apartments/{apartment_id}", {CA: CUSTOMER}),
+    line("POST /admin/apartments/{apartment_id}/metering-points", {CA: CUSTOMER}),
+    line("POST /admin/metering-points/{point_id}/installations", {CA: CUSTOMER}),
+    line("POST /admin/installations/{installation_id}/removal", {CA: CUSTOMER}),
+    line("GET /admin/meters", {CA: EVERY}),
+    line("POST /admin/meters", {CA: EVERY}),
+    line("POST /admin/apartments/{apartment_id}/tenancies", {CA: CUSTOMER}),
+    line("POST /admin/tenancies/{tenancy_id}/move-out", {CA: CUSTOMER}),
+    line("POST /admin/tenancies/{tenancy_id}/access-codes/revoke", {CA: CUSTOMER}),
+    line("POST /admin/apartments/{apartment_id}/letter", {CA: CUSTOMER}),
+    line("POST /admin/properties/{property_id}/letters", {CA: CUSTOMER}),
+    line("GET /admin/apartments/{apartment_id}/letter", {CA: CUSTOMER}),
+    line("GET /admin/properties/{property_id}/letters", {CA: CUSTOMER}),
+    # -- the platform administrator's pages: customers and their settings, nothing of theirs
+    line("GET /platform/sign-in", PUBLIC),
+    line("POST /platform/sign-in", PUBLIC),
+    line("POST /platform/sign-in/totp", PUBLIC),
+    line("POST /platform/sign-out", PUBLIC),
+    line("GET /platform", {PA: EVERY}),
+    line("POST /platform/customers", {PA: EVERY}),
+    line("GET /platform/customers/{customer_id}", {PA: EVERY}),
+    line("POST /platform/customers/{customer_id}", {PA: EVERY}),
+    line("POST /platform/customers/{customer_id}/settings", {PA: EVERY}),
 ]
 
 # Roles the web cannot give: no session or token carries them (the database refuses a
@@ -525,6 +587,22 @@ def _build(settings: Settings, engine: Engine) -> Matrix:
     return matrix
 
 
+def _fresh_price(engine: Engine, customer_id: int) -> int:
+    """A new price of the customer, on a day of its own, for a cell to delete."""
+    with engine.begin() as conn:
+        made, _ = set_price(
+            conn,
+            access=AccessContext.operator("matrix"),
+            customer_id=customer_id,
+            medium="electricity",
+            valid_from=date(2000, 1, 1) + timedelta(days=next(_numbers)),
+            micro_per_unit=1_250_000,
+            unit="kWh",
+            now=NOW,
+        )
+    return made.id
+
+
 def _staff_context(role: Role, staff_id: int) -> AccessContext:
     return AccessContext(actor=f"staff:{staff_id}", role=role, customer_ids=frozenset())
 
@@ -615,6 +693,10 @@ def test_every_cell_is_allowed_or_refused_as_the_principles_say(matrix: Matrix) 
             if entry.grant is not None:
                 objects = dataclasses.replace(
                     objects, grant_id=_fresh_grant(matrix, entry.grant, objects)
+                )
+            if entry.price:
+                objects = dataclasses.replace(
+                    objects, price_id=_fresh_price(matrix.engine, objects.customer_id)
                 )
             path = entry.path.format(**dataclasses.asdict(objects))
             headers = matrix.headers.get(caller, {}) if caller is not None else {}

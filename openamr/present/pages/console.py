@@ -8,7 +8,8 @@ metering point with a form), the telegrams that could not be used (processed
 again with a form button), gateways, and search. Every route names its
 roles with `Allow`; no route here serves a household's presentation, and
 the household's pages refuse customer staff themselves (P5: denied, not
-hidden). Every page works without JavaScript.
+hidden). Staff sign in with the shared two-step sign-in (`staff_signin`: the TOTP
+step for those who have one). Every page works without JavaScript.
 """
 
 from __future__ import annotations
@@ -24,15 +25,12 @@ from sqlalchemy.engine import Engine
 from openamr.access import AccessContext, Role
 from openamr.collect import console as actions
 from openamr.collect.telegrams import TelegramIngest
-from openamr.guard import signin
-from openamr.guard.attempts import TooManyAttempts
 from openamr.guard.http import RowId, current_engine, current_now
 from openamr.guard.policy import Allow, may_read_hourly
-from openamr.guard.sessions import SESSION_COOKIE
 from openamr.present.console_values import UnableToShowHourly, meter_values
-from openamr.present.pages.errors import safe_next
 from openamr.present.pages.forms import read_form_csrf
 from openamr.present.pages.rendering import render
+from openamr.present.pages.staff_signin import StaffArea, sign_in_router
 from openamr.present.series import UnableToReadValues
 from openamr.store import admin as register
 from openamr.store import console as store
@@ -41,9 +39,13 @@ from openamr.units import STORAGE_UNITS, parse_unit
 from openamr.validate import Resolution
 
 PREFIX = "/console"
-router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[Depends(read_form_csrf)])
+ROLES = frozenset({Role.OPERATIONS, Role.CUSTOMER_ADMIN})
+SIGN_IN = StaffArea(prefix=PREFIX, roles=ROLES, template="console/signin.html")
 
-Staff = Annotated[AccessContext, Depends(Allow(Role.OPERATIONS, Role.CUSTOMER_ADMIN))]
+router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[Depends(read_form_csrf)])
+router.include_router(sign_in_router(SIGN_IN))  # with the TOTP step for staff who have one
+
+Staff = Annotated[AccessContext, Depends(Allow(*ROLES))]
 Db = Annotated[Engine, Depends(current_engine)]
 Now = Annotated[datetime, Depends(current_now)]
 
@@ -53,57 +55,6 @@ VALUE_DAYS = 14  # a meter page's default window of daily values
 
 def _page(request: Request, template: str, *, status_code: int = 200, **context: Any) -> Response:
     return render(request, f"console/{template}", status_code=status_code, **context)
-
-
-# --- signing in ---------------------------------------------------------------------------------
-
-
-@router.get("/sign-in", response_class=HTMLResponse)
-def sign_in_form(request: Request, next: str = PREFIX) -> Response:
-    """The staff sign-in form (open to anyone: it shows nothing of anyone's)."""
-    return _page(request, "signin.html", next=safe_next(next, PREFIX), error=None)
-
-
-@router.post("/sign-in")
-def sign_in(
-    request: Request,
-    email: Annotated[str, Form(max_length=300)],
-    passphrase: Annotated[str, Form(max_length=1000)],
-    next: Annotated[str, Form(max_length=2000)] = PREFIX,
-) -> Response:
-    """Check the staff member's e-mail and passphrase; start the session and go on."""
-    target = safe_next(next, PREFIX)
-    try:
-        done = signin.sign_in_staff(
-            request.app.state.engine,
-            settings=request.app.state.settings,
-            email=email,
-            passphrase=passphrase,
-            address=request.client.host if request.client is not None else "unknown",
-            now=request.app.state.clock(),
-            replacing=request.cookies.get(SESSION_COOKIE) or None,
-        )
-    except (signin.UnableToSignIn, TooManyAttempts) as exc:
-        status = 429 if isinstance(exc, TooManyAttempts) else 401
-        return _page(request, "signin.html", status_code=status, next=target, error=str(exc))
-    if done.totp_due:
-        return _page(
-            request,
-            "signin.html",
-            status_code=401,
-            next=target,
-            error="a second factor is due: use the API's /api/v1/session/totp for now",
-        )
-    answer = RedirectResponse(target, status_code=303)
-    answer.set_cookie(
-        SESSION_COOKIE,
-        done.session.token,
-        path="/",
-        secure=True,
-        httponly=True,
-        samesite="strict",
-    )
-    return answer
 
 
 # --- the portfolio ------------------------------------------------------------------------------

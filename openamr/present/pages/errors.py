@@ -23,6 +23,8 @@ SIGN_IN_TEMPLATES: dict[str, str] = {
     "/home": "household/signin.html",
     "/console": "console/signin.html",
     "/support": "support/signin.html",
+    "/admin": "admin/signin.html",
+    "/platform": "platform/signin.html",
 }
 
 

@@ -11,6 +11,11 @@
     POST /home/grants/{id}/approve|deny|end
     POST /household/sign-out
 
+Passkeys need JavaScript (WebAuthn is a browser API): where it runs, the
+sign-in page also redeems the code for a passkey and signs in with one, and
+the welcome page adds one, through the API's routes (`static/passkeys.js`);
+without it the passphrase forms do everything.
+
 What a page reaches is one tenancy, filtered in SQL by the same queries as
 the API, and nothing before its move-in. The consumption pages (`/home`,
 `/home/points/{id}`) also serve support and other platform staff under an
@@ -47,6 +52,8 @@ from openamr.guard.policy import Allow
 from openamr.guard.reads import record_value_reads
 from openamr.guard.sessions import HOUSEHOLD_LIFETIME, SESSION_COOKIE, NewSession
 from openamr.present.api import CSV_HEADER
+from openamr.present.pages.comparisons import build_comparison
+from openamr.present.pages.cost import period_cost
 from openamr.present.pages.errors import safe_next
 from openamr.present.pages.forms import read_form_csrf
 from openamr.present.pages.i18n import language_of
@@ -186,7 +193,8 @@ def sign_out(request: Request) -> RedirectResponse:
 
 @router.get(HOME + "/welcome")
 def welcome(request: Request, access: Household, engine: Db) -> HTMLResponse:
-    """The household's handle, shown once it has a passphrase, to note down."""
+    """After redeeming the letter: the handle to note down with a passphrase, and the offer
+    of a passkey on this device (`static/passkeys.js`); or, redeemed with a passkey, that."""
     household_id = households.principal_id(access, "household")
     with engine.connect() as conn:
         home = (
@@ -197,7 +205,11 @@ def welcome(request: Request, access: Household, engine: Db) -> HTMLResponse:
     if home is None:
         raise HTTPException(404, "no such household")
     return render(
-        request, "household/welcome.html", handle=home.handle, place=_place(engine, access)
+        request,
+        "household/welcome.html",
+        handle=home.handle,
+        with_passphrase=home.passphrase_hash is not None,
+        place=_place(engine, access),
     )
 
 
@@ -272,6 +284,17 @@ def _view(
             resolution=RESOLUTION[view],
             now=now,
         )
+        cost = period_cost(
+            conn,
+            access=access,
+            point=point,
+            span=span,
+            values=series.values,
+            tenancy=tenancy,
+            now=now,
+            lang=language_of(request),
+        )
+        comparison = build_comparison(conn, access, point, span, now=now, lang=language_of(request))
     lang = language_of(request)
     rows, chart, total = _rows(series, span, tenancy, now, lang)
     return render(
@@ -286,6 +309,8 @@ def _view(
         total=total,
         unit=display_unit(series.unit, view).symbol,
         views=list(View),
+        cost=cost,
+        comparison=comparison,
         banner=_banner(request, engine, access),
     )
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from starlette.exceptions import HTTPException
 
-from openamr.present.pages import console, household, language, static, support
+from openamr.present.pages import (
+    admin,
+    admin_tenancies,
+    console,
+    household,
+    language,
+    platform,
+    static,
+    support,
+)
+from openamr.present.pages import prices as price_pages
 from openamr.present.pages.errors import page_error
 
 # Every router of pages: one line per area.
@@ -15,6 +25,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     household.router,
     console.router,
     support.router,
+    price_pages.router,
+    admin.router,
+    admin_tenancies.router,
+    platform.router,
 )
 
 

@@ -23,6 +23,7 @@ from openamr.store.schema.portfolio import (
     property_,
     tenancy,
 )
+from openamr.store.schema.prices import price
 from openamr.store.schema.readings import reading, reading_revision, rejected_input
 from openamr.store.schema.telegrams import (
     gateway_traffic,
@@ -54,6 +55,7 @@ __all__ = [
     "meter_key",
     "metering_point",
     "passkey",
+    "price",
     "property_",
     "radio_link",
     "reading",
