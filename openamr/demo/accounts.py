@@ -26,6 +26,7 @@ from openamr.store.schema import staff_account
 ADMIN = ("admin@demo.example.se", Role.CUSTOMER_ADMIN)
 OPERATIONS = ("drift@demo.example.se", Role.OPERATIONS)
 SUPPORT = ("support@openamr.example.se", Role.SUPPORT)
+PLATFORM_ADMIN = ("plattform@openamr.example.se", Role.PLATFORM_ADMIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +45,8 @@ def make_demo_sign_ins(
         properties = queries.list_properties(conn, access=access)
     first = properties[0]
     lines = [f"customer {first.customer!r}, property {first.designation}"]
-    for email, role in (ADMIN, OPERATIONS, SUPPORT):
-        customer = first.customer if role is not Role.SUPPORT else None
+    for email, role in (ADMIN, OPERATIONS, SUPPORT, PLATFORM_ADMIN):
+        customer = first.customer if role in (Role.CUSTOMER_ADMIN, Role.OPERATIONS) else None
         passphrase, totp_uri = _staff(engine, access, email, role, customer, keyring, now)
         lines.append(f"{role.value}: e-mail {email}, passphrase {passphrase}")
         if totp_uri is not None:

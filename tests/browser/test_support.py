@@ -96,17 +96,24 @@ def test_support_sees_the_households_page_only_while_the_household_grants_it(
     _refused(page, "/home")
     _refused(page, f"/home/points/{world.point_a1}")
 
-    # It asks through the API.
-    csrf = page.request.get("/api/v1/session").json()["csrf_token"]
-    asked = page.request.post(
-        "/api/v1/grants",
-        data={"apartment_id": world.apartment_a1, "ticket": "T-42", "reason": "Mätaren visar 0"},
-        headers={"X-CSRF-Token": csrf},
-    )
-    assert asked.status == 201, asked.text()
-    grant_id = asked.json()["id"]
+    # It asks on its page; an apartment that does not exist is refused with the reason.
     page.goto("/support")
+    page.get_by_label("Lägenhet (dess nummer i openamr, från ärendet)").fill("999999")
+    page.get_by_label("Ärende", exact=True).fill("T-42")
+    page.get_by_label("Skäl", exact=True).fill("Mätaren visar 0")
+    page.get_by_role("button", name="Skicka begäran").click()
+    expect(page.locator("#ask-error")).to_contain_text("no apartment 999999")
+    page.get_by_label("Lägenhet (dess nummer i openamr, från ärendet)").fill(
+        str(world.apartment_a1)
+    )
+    page.get_by_label("Ärende", exact=True).fill("T-42")
+    page.get_by_label("Skäl", exact=True).fill("Mätaren visar 0")
+    page.get_by_label("El", exact=True).check()
+    page.get_by_label("Timmar, när den godkänts (1 till 8)").fill("8")
+    page.get_by_role("button", name="Skicka begäran").click()
     expect(page.get_by_role("cell", name="väntar på hushållet")).to_be_visible()
+    grant_id = int(page.locator("table.values tbody tr td").first.inner_text().lstrip("#"))
+    csrf = page.request.get("/api/v1/session").json()["csrf_token"]
     _refused(page, "/home")  # asked is not granted
 
     # The household signs in with its letter and approves on its page.

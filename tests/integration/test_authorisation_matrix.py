@@ -379,6 +379,7 @@ EXPECTED: list[Line] = [
     line("POST /support/sign-out", PUBLIC),
     line("GET /support", {SUP: EVERY, PS: EVERY}),
     line("POST /support/open", {SUP: EVERY, PS: EVERY}),
+    line("POST /support/grants", {SUP: EVERY, PS: EVERY}),
     # -- the customer administrator's prices page
     line("GET /admin/prices", {CA: EVERY}),
     line("POST /admin/prices", {CA: EVERY}),

@@ -7,11 +7,13 @@
     GET  /support                  the staff member's requests and grants, with a button into
                                    the household's page under each active one
     POST /support/open             opens the household's page under the grant chosen
+    POST /support/grants           asks the household of an apartment for access (ticket,
+                                   reason, media, hours), as POST /api/v1/grants does
 
 Support and other platform staff see nothing of their own: the household's
 page (`/home`) serves them only under a grant the household approved, with a
-banner, and every view audited (`openamr.present.pages.household`). Asking
-for a grant stays in the API (`POST /api/v1/grants`) for now. With several
+banner, and every view audited (`openamr.present.pages.household`). A request
+for a grant goes through `guard.grants.request_grant`, as the API's does. With several
 active grants the staff member chooses one here: the choice is a cookie sent
 with the household's pages only, which the policy reads as the API reads the
 `X-OpenAMR-Grant` header, so every link of those pages stays under that grant
@@ -33,6 +35,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
 from openamr.access import AccessContext, Role
+from openamr.db import MAX_ROW_ID
 from openamr.guard import grants
 from openamr.guard.http import current_engine, current_now
 from openamr.guard.policy import GRANT_COOKIE, GRANT_COOKIE_PATH, Allow
@@ -40,6 +43,7 @@ from openamr.present.pages.forms import read_form_csrf
 from openamr.present.pages.rendering import render
 from openamr.present.pages.staff_signin import StaffArea, sign_in_router
 from openamr.settings import Settings
+from openamr.units import Medium
 
 PREFIX = "/support"
 ROLES = frozenset({Role.SUPPORT, Role.PLATFORM_STAFF})
@@ -59,6 +63,50 @@ Now = Annotated[datetime, Depends(current_now)]
 @router.get("", response_class=HTMLResponse)
 def home(request: Request, access: PlatformStaff, engine: Db, now: Now) -> Response:
     """The staff member's own requests, newest first; the active one opens the household's page."""
+    return _home(request, access, engine, now)
+
+
+@router.post("/grants")
+def ask_for_grant(
+    request: Request,
+    access: PlatformStaff,
+    engine: Db,
+    now: Now,
+    apartment: Annotated[int, Form(ge=1, le=MAX_ROW_ID)],
+    ticket: Annotated[str, Form(max_length=200)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    hours: Annotated[int, Form(ge=1, le=8)] = 8,
+    media: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Ask the household of `apartment` for access; the page again, with the request or why not."""
+    try:
+        with engine.begin() as conn:
+            grants.request_grant(
+                conn,
+                access,
+                apartment_id=apartment,
+                ticket=ticket,
+                reason=reason,
+                media=media or None,
+                hours=hours,
+                now=now,
+            )
+    except grants.UnableToFindGrant as exc:
+        return _home(request, access, engine, now, refused=str(exc), status_code=404)
+    except grants.UnableToRequestGrant as exc:
+        return _home(request, access, engine, now, refused=str(exc), status_code=422)
+    return RedirectResponse(PREFIX, status_code=303)
+
+
+def _home(
+    request: Request,
+    access: AccessContext,
+    engine: Engine,
+    now: datetime,
+    *,
+    refused: str | None = None,
+    status_code: int = 200,
+) -> Response:
     with engine.begin() as conn:
         grants.settle_grants(conn, now=now)
         found = grants.list_staff_grants(conn, access, now=now)
@@ -75,7 +123,15 @@ def home(request: Request, access: PlatformStaff, engine: Db, now: Now) -> Respo
         for grant, status in sorted(found, key=lambda item: item[0].id, reverse=True)
     ]
     active = [row for row in rows if row["status"] == grants.GrantStatus.ACTIVE.value]
-    return render(request, "support/home.html", rows=rows, active=active)
+    return render(
+        request,
+        "support/home.html",
+        status_code=status_code,
+        rows=rows,
+        active=active,
+        media=[medium.value for medium in Medium],
+        refused=refused,
+    )
 
 
 @router.post("/open")
