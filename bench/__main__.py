@@ -1,4 +1,4 @@
-"""`python -m bench`: run the ingest, read, decode and telegrams benchmarks; print and save them."""
+"""`python -m bench`: run the ingest, read, decode, telegrams and pages benchmarks; print, save."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from time import perf_counter
 from bench.data import Order, make_series, write_portfolio_csv, write_readings_csv
 from bench.decode import VECTORS, DecodeFigure, measure_decode, profile_decode
 from bench.ingest import IngestFigure, measure_ingest, prepare_portfolio
+from bench.pages import DEMO_SCALE, PagesFigure, format_pages, measure_pages
 from bench.profiling import Profile, profile_ingest
 from bench.read import ReadFigure, measure_reads, prepare_values
 from bench.report import (
@@ -36,8 +37,8 @@ from openamr.timeutil import utc_now
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-BENCHMARKS = ("ingest", "read", "decode", "telegrams")
-DATABASE_BENCHMARKS = ("ingest", "read", "telegrams")
+BENCHMARKS = ("ingest", "read", "decode", "telegrams", "pages")
+DATABASE_BENCHMARKS = ("ingest", "read", "telegrams", "pages")
 DECODE_PROFILE_MAX = 20_000  # telegrams: enough for the shares, quick under cProfile
 
 
@@ -61,7 +62,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "M-Bus decoder against pymbusparser, and telegrams over HTTP end to end, each in the "
         "same run. Defaults are the full sizes of docs/performance.md.",
     )
-    parser.add_argument("--only", choices=BENCHMARKS, help="run one benchmark (default: all four)")
+    parser.add_argument("--only", choices=BENCHMARKS, help="run one benchmark (default: all)")
     parser.add_argument(
         "--databases",
         type=_names(DATABASES),
@@ -154,6 +155,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         default=0.3,
         help="telegrams: share of the meters that encrypt in mode 5 (default 0.3)",
+    )
+    parser.add_argument(
+        "--page-scale",
+        type=float,
+        default=DEMO_SCALE,
+        help=f"pages: the demo portfolio's size, as `openamr demo --scale` (default {DEMO_SCALE})",
     )
     parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     parser.add_argument(
@@ -250,6 +257,7 @@ class Run:
         self.read_figures: list[ReadFigure] = []
         self.decode_figure: DecodeFigure | None = None
         self.telegram_figures: list[TelegramFigure] = []
+        self.page_figures: list[PagesFigure] = []
         self.profiles: list[Profile] = []
 
     def progress(self, message: str) -> None:
@@ -273,6 +281,7 @@ class Run:
                 "read": [figure.as_dict() for figure in self.read_figures],
                 "decode": None if self.decode_figure is None else self.decode_figure.as_dict(),
                 "telegrams": [figure.as_dict() for figure in self.telegram_figures],
+                "pages": [figure.as_dict() for figure in self.page_figures],
                 "profile": [profile.as_dict() for profile in self.profiles],
             },
         )
@@ -419,6 +428,7 @@ class Run:
             format_read(self.read_figures),
             format_decode(self.decode_figure),
             format_telegrams(self.telegram_figures),
+            format_pages(self.page_figures),
             *(format_profile(profile) for profile in self.profiles),
         ):
             if text:
@@ -453,6 +463,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             run.decode()
         if args.only in (None, "telegrams"):
             run.telegrams(workdir, scratches)
+        for scratch in scratches if args.only in (None, "pages") else []:
+            run.page_figures.append(
+                measure_pages(
+                    scratch,
+                    now=run.now,
+                    seed=args.seed,
+                    scale=args.page_scale,
+                    progress=run.progress,
+                )
+            )
+            run.save()
     run.save()
     run.print()
     # Figures of a run that did not store what it was sent are not figures.

@@ -183,6 +183,7 @@ def format_telegrams(figures: Sequence[TelegramFigure]) -> str:
             f"{f.receive_seconds / f.seconds:.0%}",
             f"{f.cpu_seconds / f.seconds:.0%}",
             f"{f.cpu_rate:,.0f}",
+            "–" if f.total_cpu_rate is None else f"{f.total_cpu_rate:,.0f}",
             f"{f.found.get('hourly_values_measured', 0):,}",
             "yes" if f.verified else "NO",
         ]
@@ -198,13 +199,15 @@ def format_telegrams(figures: Sequence[TelegramFigure]) -> str:
         "in receive",
         "CPU of wall",
         "/CPU-s",
+        "/CPU-s with db",
         "hourly values",
         "verified",
     ]
     lines = [
         f"{title}\n{_table(header, rows)}",
         "in receive: share of the time inside TelegramIngest.receive; CPU of wall and /CPU-s: "
-        "this process's CPU time (server, client, SQLite; not PostgreSQL's server processes)",
+        "this process's CPU time (server, client, SQLite; not PostgreSQL's server processes); "
+        "/CPU-s with db: with the CPU time of PostgreSQL's backends serving the run as well",
     ]
     for f in figures:
         setup = ", ".join(f"{key} {value:,.1f} s" for key, value in f.setup_seconds.items())

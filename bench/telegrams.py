@@ -23,6 +23,7 @@ each gave its reading, and that the expected hourly values exist.
 from __future__ import annotations
 
 import gc
+import os
 import secrets
 import socket
 import threading
@@ -45,6 +46,7 @@ from bench.profiling import Profile, run_profiled
 from bench.scratch import Scratch, SQLiteScratch
 from bench.telegram_data import GATEWAY, TelegramSet, write_portfolio_csv
 from openamr.app import create_app
+from openamr.cli import settle_collector
 from openamr.collect.gateways import register_gateway
 from openamr.collect.portfolio import import_portfolio, read_portfolio_csv
 from openamr.collect.telegram_input import parse_item
@@ -75,6 +77,8 @@ class TelegramFigure:
     receive_seconds: float  # of that, inside TelegramIngest.receive
     setup_seconds: dict[str, float]
     transport: str = TRANSPORT
+    # PostgreSQL's backends serving the run, where /proc shows them (a local server)
+    database_cpu_seconds: float | None = None
     answered: dict[str, int] = field(default_factory=dict)  # summed over the answers
     found: dict[str, int] = field(default_factory=dict)  # counted in the database afterwards
     expected: dict[str, int] = field(default_factory=dict)
@@ -88,6 +92,13 @@ class TelegramFigure:
     def cpu_rate(self) -> float:
         """Telegrams per second of this process's CPU time (PostgreSQL's own is not in it)."""
         return self.telegrams / self.cpu_seconds
+
+    @property
+    def total_cpu_rate(self) -> float | None:
+        """Telegrams per second of this process's CPU and the database server's together."""
+        if self.database_cpu_seconds is None:
+            return None
+        return self.telegrams / (self.cpu_seconds + self.database_cpu_seconds)
 
     @property
     def verified(self) -> bool:
@@ -110,6 +121,12 @@ class TelegramFigure:
             "cpu_seconds": round(self.cpu_seconds, 3),
             "telegrams_per_cpu_second": round(self.cpu_rate),
             "receive_seconds": round(self.receive_seconds, 3),
+            "database_cpu_seconds": None
+            if self.database_cpu_seconds is None
+            else round(self.database_cpu_seconds, 3),
+            "telegrams_per_total_cpu_second": None
+            if self.total_cpu_rate is None
+            else round(self.total_cpu_rate),
             "setup_seconds": {key: round(value, 1) for key, value in self.setup_seconds.items()},
             "answered": self.answered,
             "found": self.found,
@@ -276,6 +293,7 @@ def run_http(
             _post(client, headers, b'{"telegrams":[]}')
             timed.seconds = 0.0
             with _frozen():
+                backends = _backend_cpu(engine)
                 cpu = process_time()
                 started = perf_counter()
                 for body in data.bodies:
@@ -284,6 +302,7 @@ def run_http(
                             answered[key] = answered.get(key, 0) + value
                 figure.seconds = perf_counter() - started
                 figure.cpu_seconds = process_time() - cpu
+                figure.database_cpu_seconds = _backend_cpu_since(engine, backends)
             figure.receive_seconds = timed.seconds
         figure.answered = answered
         figure.found = _count(engine)
@@ -296,19 +315,51 @@ def run_http(
 
 @contextmanager
 def _frozen() -> Iterator[None]:
-    """What exists before the run kept out of the cyclic collector's scans, as `openamr serve`
-    keeps what its start-up built.
+    """The cyclic collector as `openamr serve` settles it after start-up (cli.settle_collector):
+    what exists before the run kept out of its scans, and its thresholds raised.
 
     The server shares this process with the benchmark's own data (48,000 parsed
-    items, the request bodies), which a real server does not hold; without this
-    every full collection would scan it and charge the server for it.
+    items, the request bodies), which a real server does not hold; without the
+    freeze every full collection would scan it and charge the server for it.
     """
-    gc.collect()
-    gc.freeze()
+    thresholds = gc.get_threshold()
+    settle_collector()
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
+
+
+def _backend_cpu(engine: sa.Engine) -> dict[int, float] | None:
+    """CPU seconds so far of each PostgreSQL backend connected to the engine's database.
+
+    Read from /proc, so only for a server on this machine; None for SQLite or
+    where /proc does not show the backends.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        pids = conn.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        ).scalars()
+        used: dict[int, float] = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            # utime and stime, the 14th and 15th fields of stat(5), in clock ticks.
+            used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def _backend_cpu_since(engine: sa.Engine, before: dict[int, float] | None) -> float | None:
+    """The database server's CPU seconds since `before` (backends started since count whole)."""
+    after = _backend_cpu(engine) if before is not None else None
+    if before is None or after is None:
+        return None
+    return sum(used - before.get(pid, 0.0) for pid, used in after.items())
 
 
 def _post(client: httpx2.Client, headers: dict[str, str], body: bytes) -> dict[str, object]:

@@ -58,6 +58,8 @@ logger = logging.getLogger(__name__)
 LOOKUP_TTL_S = 30.0
 # Devices whose facts a process keeps at most; past it they are looked up afresh.
 _DEVICES_KEPT = 200_000
+# Digests of frames stored by this process that it keeps, to know repeats without decoding.
+_FRAMES_KEPT = 100_000
 # Where a frame names its sender: a wireless link header is L, C, M (2), A (6); a
 # wired long frame is 68 L L 68 C A CI, then the long header (ID, M, version, type).
 _LINK_HEADER = 10
@@ -89,6 +91,17 @@ class TelegramReport:
         for cause, count in other.causes.items():
             self.causes[cause] = self.causes.get(cause, 0) + count
 
+    def count(self, outcome: store.Outcome) -> None:
+        """Count one telegram's outcome."""
+        cause = outcome.cause or outcome.state
+        self.causes[cause] = self.causes.get(cause, 0) + 1
+        if outcome.state == store.DECODED:
+            self.decoded += 1
+        elif outcome.state == store.UNASSIGNED:
+            self.unassigned += 1
+        else:
+            self.failed += 1
+
     def as_dict(self) -> dict[str, object]:
         return {
             "received": self.received,
@@ -104,6 +117,18 @@ class TelegramReport:
 
 # What decoding one frame gave: the telegram, or the failure and the device it named.
 _Decoding = tuple[Telegram | None, UnableToDecodeTelegram | None, Device | None]
+
+
+@dataclass(slots=True)
+class _Work:
+    """What decoding and filing a customer's telegrams gave, before anything is written."""
+
+    outcomes: list[store.Outcome] = field(default_factory=list)  # one per telegram
+    hearings: list[store.Hearing | None] = field(default_factory=list)  # one per telegram
+    readings_in: list[ReadingInput] = field(default_factory=list)
+    learnt: set[tuple[str, str]] = field(default_factory=set)  # devices decoded anew here
+    readings: int = 0  # stored, revised or duplicate
+    readings_rejected: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +159,8 @@ class TelegramIngest:
         self.layouts = layouts if layouts is not None else LayoutCache()
         self._facts: dict[tuple[int, str, str], _DeviceFacts] = {}
         self._ingests: dict[int, tuple[float, ReadingIngest]] = {}
+        # Frames (customer, digest) this process stored lately: repeats need no decoding.
+        self._stored_lately: set[tuple[int, str]] = set()
         # Devices (customer, manufacturer, id) whose waiting compact frames were looked for.
         self._waited_for_layout: set[tuple[int, str, str]] = set()
 
@@ -142,12 +169,72 @@ class TelegramIngest:
     def receive(
         self, source: store.Gateway, items: Sequence[store.IncomingTelegram]
     ) -> TelegramReport:
-        """Store a gateway's batch durably, then process the new telegrams in it."""
+        """Process a gateway's batch, then store it durably with what became of each telegram.
+
+        Each telegram row is written once, with its outcome, in the commit that
+        precedes the gateway's answer: a row inserted and then updated cost
+        PostgreSQL a second row version and new entries in each of its indexes.
+        Readings are stored before that commit, so a telegram recorded as
+        decoded has its readings; if the process dies in between, the gateway
+        was not answered and sends the batch again, and the readings count as
+        duplicates. Frames this process stored lately are not processed again;
+        one stored by another process is processed, and found to be a duplicate
+        when it is stored (its readings are then duplicates too). Should
+        processing fail, the batch is stored as `received`, for
+        :meth:`reprocess_fixed`, and the error raised.
+        """
+        report = TelegramReport(received=len(items))
+        if not items:
+            return report
+        now = self.clock()
+        customer_id = source.customer_id
+        recent = self._stored_lately
+        digests = [store.digest_of(item.frame) for item in items]
+        firsts: dict[str, store.IncomingTelegram] = {}
+        for digest, item in zip(digests, items, strict=True):
+            firsts.setdefault(digest, item)
+        fresh = [
+            store.StoredTelegram(0, customer_id, source.id, item.frame, item.received_at, item.rssi)
+            for digest, item in firsts.items()
+            if (customer_id, digest) not in recent
+        ]
+        try:
+            work = self._work_out(customer_id, fresh, now)
+            self._store_readings(customer_id, work, now)
+        except Exception:
+            # Keep the batch, so that a fault in processing loses nothing.
+            with durable_transaction(self.engine) as conn:
+                store.store_telegrams(conn, source, items)
+            raise
+        outcomes = {item.frame: outcome for item, outcome in zip(fresh, work.outcomes, strict=True)}
         with durable_transaction(self.engine) as conn:
-            stored = store.store_telegrams(conn, source, items)
-        report = self.process(stored.new)
-        report.received = len(items)
+            stored = store.store_telegrams(
+                conn,
+                source,
+                items,
+                outcomes=outcomes,
+                decoder_version=DECODER_VERSION,
+                processed_at=now,
+                digests=digests,
+            )
+            inserted = {telegram.frame for telegram in stored.new}
+            store.record_hearings(
+                conn,
+                [
+                    hearing
+                    for telegram, hearing in zip(fresh, work.hearings, strict=True)
+                    if hearing is not None and telegram.frame in inserted
+                ],
+            )
+        if len(recent) + len(firsts) > _FRAMES_KEPT:
+            recent.clear()
+        recent.update((customer_id, digest) for digest in firsts)
+        for telegram, outcome in zip(fresh, work.outcomes, strict=True):
+            if telegram.frame in inserted:
+                report.count(outcome)
+        report.readings, report.readings_rejected = work.readings, work.readings_rejected
         report.duplicates = stored.duplicates
+        report.add(self._follow_up(customer_id, work, done={new.id for new in stored.new}))
         return report
 
     def process(self, telegrams: Sequence[store.StoredTelegram]) -> TelegramReport:
@@ -165,64 +252,72 @@ class TelegramIngest:
     def _process_customer(
         self, customer_id: int, items: Sequence[store.StoredTelegram], *, now: datetime
     ) -> TelegramReport:
+        work = self._work_out(customer_id, items, now)
+        self._store_readings(customer_id, work, now)
+        with self.engine.begin() as conn:
+            store.record_outcomes(conn, work.outcomes, now=now, decoder_version=DECODER_VERSION)
+            store.record_hearings(conn, [item for item in work.hearings if item is not None])
         report = TelegramReport()
+        for outcome in work.outcomes:
+            report.count(outcome)
+        report.readings, report.readings_rejected = work.readings, work.readings_rejected
+        report.add(self._follow_up(customer_id, work, done={item.id for item in items}))
+        return report
+
+    def _work_out(
+        self, customer_id: int, items: Sequence[store.StoredTelegram], now: datetime
+    ) -> _Work:
+        """Decode and file the customer's telegrams: outcomes and hearings, in their order."""
+        work = _Work()
         decoded = self._decode_all(customer_id, [item.frame for item in items], now)
-        outcomes: list[store.Outcome] = []
-        hearings: list[store.Hearing] = []
-        readings: list[ReadingInput] = []
-        learnt: set[tuple[str, str]] = set()
         waited = self._waited_for_layout
         for item in items:
             outcome, hearing, found = self._file(customer_id, item, decoded[item.frame], now)
-            outcomes.append(outcome)
-            if hearing is not None:
-                hearings.append(hearing)
-            readings.extend(found)
+            work.outcomes.append(outcome)
+            work.hearings.append(hearing)
+            work.readings_in.extend(found)
             if outcome.manufacturer and outcome.device_id:
                 device = (customer_id, outcome.manufacturer, outcome.device_id)
                 if outcome.state == store.DECODED:
                     if device not in waited:
-                        learnt.add(device[1:])
+                        work.learnt.add(device[1:])
                         waited.add(device)
                 elif outcome.cause == "unknown_layout":
                     waited.discard(device)
-            report.causes[outcome.cause or outcome.state] = (
-                report.causes.get(outcome.cause or outcome.state, 0) + 1
-            )
-            if outcome.state == store.DECODED:
-                report.decoded += 1
-            elif outcome.state == store.UNASSIGNED:
-                report.unassigned += 1
-            else:
-                report.failed += 1
-        if readings:
-            ingest = self._reading_ingest(customer_id, now)
-            before = replace(ingest.report, errors=[])
-            result = ingest.add_all(readings, batch_size=self.settings.ingest_batch_size)
-            report.readings += (
-                result.stored
-                + result.revised
-                + result.duplicates
-                - (before.stored + before.revised + before.duplicates)
-            )
-            report.readings_rejected += result.rejected - before.rejected
-            result.errors.clear()
-        with self.engine.begin() as conn:
-            store.record_outcomes(conn, outcomes, now=now, decoder_version=DECODER_VERSION)
-            store.record_hearings(conn, hearings)
-        # Compact frames of these devices may have waited for a full frame: asked once
-        # per device and process, and again after one of its compact frames failed
-        # here. A frame that failed in another process meanwhile is found by the
-        # sweep of reprocess_fixed.
+        return work
+
+    def _store_readings(self, customer_id: int, work: _Work, now: datetime) -> None:
+        """Hand the work's register readings to the core; count what became of them."""
+        if not work.readings_in:
+            return
+        ingest = self._reading_ingest(customer_id, now)
+        before = replace(ingest.report, errors=[])
+        result = ingest.add_all(work.readings_in, batch_size=self.settings.ingest_batch_size)
+        work.readings = (
+            result.stored
+            + result.revised
+            + result.duplicates
+            - (before.stored + before.revised + before.duplicates)
+        )
+        work.readings_rejected = result.rejected - before.rejected
+        result.errors.clear()
+
+    def _follow_up(self, customer_id: int, work: _Work, *, done: set[int]) -> TelegramReport:
+        """Process the compact frames that waited for a full frame of the devices just decoded.
+
+        Asked once per device and process, and again after one of its compact
+        frames failed here. A frame that failed in another process meanwhile is
+        found by the sweep of reprocess_fixed.
+        """
+        waited = self._waited_for_layout
         if len(waited) > _DEVICES_KEPT:
             waited.clear()
-        if learnt:
-            waiting = self._load(
-                customer_id, causes=("unknown_layout",), devices=learnt, exclude=outcomes
-            )
-            if waiting:
-                report.add(self.process(waiting))
-        return report
+        if not work.learnt:
+            return TelegramReport()
+        waiting = self._load(
+            customer_id, causes=("unknown_layout",), devices=work.learnt, exclude=done
+        )
+        return self.process(waiting) if waiting else TelegramReport()
 
     def _decode_all(
         self, customer_id: int, frames: Sequence[bytes], now: datetime
@@ -480,14 +575,13 @@ class TelegramIngest:
         causes: Sequence[str] | None = None,
         states: Sequence[str] = (store.FAILED,),
         devices: set[tuple[str, str]] | None = None,
-        exclude: Sequence[store.Outcome] = (),
+        exclude: frozenset[int] | set[int] = frozenset(),
     ) -> list[store.StoredTelegram]:
-        skip = {outcome.telegram_id for outcome in exclude}
         with self.engine.connect() as conn:
             found = store.list_telegrams(
                 conn, customer_id=customer_id, states=states, causes=causes, devices=devices
             )
-        return [item for item in found if item.id not in skip]
+        return [item for item in found if item.id not in exclude]
 
     def reprocess_meter(self, *, meter_id: int, customer_id: int) -> TelegramReport:
         """Process again the meter's telegrams that waited for its key (after it was set)."""

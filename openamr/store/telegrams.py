@@ -1,9 +1,12 @@
 """Telegrams, gateways and heard devices: the writes of the telegram pipeline and its reads.
 
-A telegram is stored first (:func:`store_telegrams`, deduplicated by the
-digest of its bytes) and processed afterwards (:func:`record_outcomes`), so
-that a telegram acknowledged to a gateway or a broker is never lost, whatever
-happens to the process after the commit.
+A telegram is stored (:func:`store_telegrams`, deduplicated by the digest of
+its bytes) in a durable commit before it is acknowledged to a gateway or a
+broker, so that it is never lost, whatever happens to the process after the
+commit. A broker's telegrams are stored first and processed afterwards
+(:func:`record_outcomes`); a gateway's batch over HTTP is processed first and
+stored once, with each telegram's outcome, so that a telegram row is written
+once rather than inserted and then updated.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -179,24 +183,44 @@ def add_gateway(
 
 
 def store_telegrams(
-    conn: sa.Connection, source: Gateway, items: Sequence[IncomingTelegram]
+    conn: sa.Connection,
+    source: Gateway,
+    items: Sequence[IncomingTelegram],
+    *,
+    outcomes: Mapping[bytes, Outcome] | None = None,
+    decoder_version: int | None = None,
+    processed_at: datetime | None = None,
+    digests: Sequence[str] | None = None,
 ) -> StoreOutcome:
     """Store the telegrams not stored before; count the rest as duplicates.
 
     A duplicate (the same bytes again, from this gateway or another of the
     customer's) still counts in the gateway's traffic and radio statistics.
+    A telegram whose frame has an entry in `outcomes` is stored with it (its
+    `telegram_id` is ignored), as processed by `decoder_version` at
+    `processed_at`, so that its row is written once; the others are stored as
+    `received`, to be processed afterwards. `digests`, if given, are those of
+    the items' frames (digest_of), in their order.
     """
     if not items:
         return StoreOutcome([], 0)
     by_digest: dict[str, IncomingTelegram] = {}
     repeated: list[tuple[str, IncomingTelegram]] = []
-    for item in items:
-        key = digest_of(item.frame)
+    for key, item in zip(
+        digests if digests is not None else map(digest_of, (item.frame for item in items)),
+        items,
+        strict=True,
+    ):
         if key in by_digest:
             repeated.append((key, item))
         else:
             by_digest[key] = item
-    inserted = dict(_insert_new(conn, source, by_digest))
+    processed = None
+    if outcomes:
+        if decoder_version is None or processed_at is None:
+            raise ValueError("telegrams stored with their outcomes need a decoder version and time")
+        processed = (outcomes, decoder_version, to_epoch(processed_at))
+    inserted = dict(_insert_new(conn, source, by_digest, processed))
     new = [
         StoredTelegram(
             inserted[key], source.customer_id, source.id, item.frame, item.received_at, item.rssi
@@ -211,59 +235,110 @@ def store_telegrams(
     return StoreOutcome(new, len(repeated))
 
 
+# The columns of a telegram row, and the outcome's share of them.
+_TELEGRAM_COLUMNS = (
+    "customer_id, gateway_id, state, digest, frame, received_at, rssi, manufacturer, "
+    "device_id, meter_id, cause, reason, meter_time, clock_drift_s, decoder_version, processed_at"
+)
+_NO_OUTCOME = (None,) * 9
+
+
 def _insert_new(
-    conn: sa.Connection, source: Gateway, by_digest: Mapping[str, IncomingTelegram]
+    conn: sa.Connection,
+    source: Gateway,
+    by_digest: Mapping[str, IncomingTelegram],
+    processed: tuple[Mapping[bytes, Outcome], int, int] | None,
 ) -> list[tuple[str, int]]:
-    """Insert the telegrams whose digest is not stored yet; (digest, id) of each new one."""
-    items = list(by_digest.items())
+    """Insert the telegrams whose digest is not stored yet; (digest, id) of each new one.
+
+    `processed` is (outcome by frame, decoder version, processed at in epoch
+    seconds) for telegrams stored with their outcome.
+    """
+    rows = [(key, item, _outcome_columns(item.frame, processed)) for key, item in by_digest.items()]
     if not is_sqlite(conn):
-        # One statement of four array texts (see driver.pg_array).
+        # One statement of array texts (see driver.pg_array).
+        columns = list(zip(*[(key, *outcome) for key, _item, outcome in rows], strict=True))
+        items = [item for _key, item, _outcome in rows]
+        array, texts = driver.pg_array, driver.pg_text_array
         result = conn.exec_driver_sql(
-            "INSERT INTO telegram "
-            "(customer_id, gateway_id, state, digest, frame, received_at, rssi) "
-            "SELECT %s, %s, %s, d, f, to_timestamp(t), r FROM unnest(%s::text[], %s::bytea[], "
-            "%s::bigint[], %s::smallint[]) AS u(d, f, t, r) "
+            f"INSERT INTO telegram ({_TELEGRAM_COLUMNS}) "  # noqa: S608  # nosec B608: fixed SQL only
+            "SELECT %s, %s, st, d, f, to_timestamp(t), r, m, di, mi, c, re, mt::timestamp, dr, "
+            "v, to_timestamp(p) FROM unnest(%s::text[], %s::bytea[], %s::bigint[], "
+            "%s::smallint[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], "
+            "%s::text[], %s::text[], %s::integer[], %s::integer[], %s::bigint[]) "
+            "AS u(d, f, t, r, st, m, di, mi, c, re, mt, dr, v, p) "
             "ON CONFLICT (customer_id, digest) DO NOTHING RETURNING digest, id",
             (
                 source.customer_id,
                 source.id,
-                RECEIVED,
-                driver.pg_text_array([key for key, _ in items]),
-                driver.pg_bytea_array([item.frame for _, item in items]),
-                driver.pg_array([to_epoch(item.received_at) for _, item in items]),
-                driver.pg_array([item.rssi for _, item in items]),
+                texts(columns[0]),
+                driver.pg_bytea_array([item.frame for item in items]),
+                array([to_epoch(item.received_at) for item in items]),
+                array([item.rssi for item in items]),
+                texts(columns[1]),
+                texts(columns[2]),
+                texts(columns[3]),
+                array(columns[4]),
+                texts(columns[5]),
+                texts(columns[6]),
+                texts(columns[7]),
+                array(columns[8]),
+                array(columns[9]),
+                array(columns[10]),
             ),
         )
         return [(digest, ident) for digest, ident in result]
     # SQLite: multi-row VALUES with RETURNING, in chunks, straight to the driver.
     dbapi: Any = conn.connection.driver_connection
     found: list[tuple[str, int]] = []
-    for start in range(0, len(items), CHUNK):
-        chunk = items[start : start + CHUNK]
-        rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+    size = CHUNK // 2  # 16 parameters a row: well under SQLite's limit of 32,766
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
+        marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
         params = [
             value
-            for key, item in chunk
+            for key, item, outcome in chunk
             for value in (
                 source.customer_id,
                 source.id,
-                RECEIVED,
+                outcome[0],
                 key,
                 item.frame,
                 to_epoch(item.received_at),
                 item.rssi,
+                *outcome[1:],
             )
         ]
         found.extend(
             dbapi.execute(
-                "INSERT INTO telegram "  # noqa: S608  # nosec B608: placeholders only
-                "(customer_id, gateway_id, state, digest, frame, received_at, rssi) "
-                f"VALUES {rows} ON CONFLICT (customer_id, digest) DO NOTHING "
+                f"INSERT INTO telegram ({_TELEGRAM_COLUMNS}) "  # noqa: S608  # nosec B608: placeholders only
+                f"VALUES {marks} ON CONFLICT (customer_id, digest) DO NOTHING "
                 "RETURNING digest, id",
                 params,
             ).fetchall()
         )
     return found
+
+
+def _outcome_columns(
+    frame: bytes, processed: tuple[Mapping[bytes, Outcome], int, int] | None
+) -> tuple[object, ...]:
+    """A telegram row's state and outcome columns, from the state to processed_at."""
+    outcome = None if processed is None else processed[0].get(frame)
+    if outcome is None or processed is None:
+        return (RECEIVED, *_NO_OUTCOME)
+    return (
+        outcome.state,
+        outcome.manufacturer,
+        outcome.device_id,
+        outcome.meter_id,
+        outcome.cause,
+        None if outcome.reason is None else outcome.reason[:500],
+        None if outcome.meter_time is None else _naive_text(outcome.meter_time),
+        outcome.clock_drift_s,
+        processed[1],
+        processed[2],
+    )
 
 
 def _count_traffic(
@@ -577,7 +652,14 @@ def record_outcomes(
 
 def _naive_text(moment: datetime) -> str:
     """A naive datetime as SQLAlchemy keeps `DateTime` on SQLite, and PostgreSQL reads it."""
-    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return _naive_iso(moment if moment.tzinfo is None else moment.replace(tzinfo=None))
+
+
+# Meters' clocks show the same minutes across a batch. Naive only: aware datetimes
+# of one instant in two zones are equal, and would share an entry.
+@lru_cache(maxsize=1 << 12)
+def _naive_iso(moment: datetime) -> str:
+    return moment.isoformat(" ", "microseconds")
 
 
 def find_mbus_meters(

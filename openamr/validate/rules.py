@@ -123,6 +123,9 @@ def derive_hour_rows(
     return _instantaneous_hours(runs, first_hour, end_hour)
 
 
+# The ingest derives the same few windows, over the same spans, for thousands of
+# points a batch: what is worked out from a window's bounds or a span is kept.
+@lru_cache(maxsize=1 << 12)
 def _whole_hour(moment: datetime, name: str) -> int:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must be an aware datetime, got {moment!r}")
@@ -141,18 +144,28 @@ def _epoch_seconds(moment: datetime, *, round_up: bool) -> int:
     return seconds + 1 if round_up and age.microseconds else seconds
 
 
+@lru_cache(maxsize=1 << 16)
+def _span_bounds(span: MeterSpan) -> tuple[int, int | None]:
+    """A span, checked on its own: the epoch seconds its readings start (rounded up) and end."""
+    _epoch_seconds(span.installed_at, round_up=False)
+    removed = None
+    if span.removed_at is not None:
+        removed = _epoch_seconds(span.removed_at, round_up=False)
+        if span.removed_at < span.installed_at:
+            raise UnableToDeriveValues(
+                f"meter {span.meter_id} is removed at {span.removed_at.isoformat()}, "
+                f"before it is installed at {span.installed_at.isoformat()}"
+            )
+    if span.modulus is not None and span.modulus <= 0:
+        raise UnableToDeriveValues(f"meter {span.meter_id} has modulus {span.modulus}")
+    return _epoch_seconds(span.installed_at, round_up=True), removed
+
+
 def _ordered_spans(spans: Sequence[MeterSpan]) -> list[MeterSpan]:
     for span in spans:
-        _epoch_seconds(span.installed_at, round_up=False)
-        if span.removed_at is not None:
-            _epoch_seconds(span.removed_at, round_up=False)
-            if span.removed_at < span.installed_at:
-                raise UnableToDeriveValues(
-                    f"meter {span.meter_id} is removed at {span.removed_at.isoformat()}, "
-                    f"before it is installed at {span.installed_at.isoformat()}"
-                )
-        if span.modulus is not None and span.modulus <= 0:
-            raise UnableToDeriveValues(f"meter {span.meter_id} has modulus {span.modulus}")
+        _span_bounds(span)
+    if len(spans) == 1:
+        return [spans[0]]  # a point's usual case: one meter, nothing to overlap
     ordered = sorted(spans, key=lambda span: span.installed_at)
     # Overlapping installations would count the same consumption twice; a shared
     # instant is fine because intervals are half-open at their end.
@@ -212,10 +225,10 @@ def _runs_in_spans(ordered: list[MeterSpan], by_meter: dict[int, dict[int, int]]
         if readings is None:
             readings = sorted(by_meter[span.meter_id].items())
             sorted_by_meter[span.meter_id] = readings
-        low = bisect_left(readings, _epoch_seconds(span.installed_at, round_up=True), key=_time)
+        installed, removed = _span_bounds(span)
+        low = bisect_left(readings, installed, key=_time) if readings else 0
         high = len(readings)
-        if span.removed_at is not None:
-            removed = _epoch_seconds(span.removed_at, round_up=False)
+        if removed is not None:
             high = bisect_right(readings, removed, key=_time)
         runs.append((span, readings[low:high]))
     return runs
