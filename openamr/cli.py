@@ -495,27 +495,26 @@ def collect() -> None:
 @collect.command(name="mqtt")
 @click.option(
     "--broker",
-    envvar="OPENAMR_MQTT_URL",
-    default="mqtt://127.0.0.1:1883",
-    show_default=True,
-    help="The broker, mqtt://[user:password@]host[:port] (or $OPENAMR_MQTT_URL).",
+    default=None,
+    help="The broker, mqtt://[user:password@]host[:port]; default $OPENAMR_MQTT_URL, "
+    "else mqtt://127.0.0.1:1883.",
 )
 @click.option(
     "--topic",
-    envvar="OPENAMR_MQTT_TOPIC",
-    default="openamr/gateways/+/telegrams",
-    show_default=True,
-    help="Topic filter; its one '+' level is the gateway's identity.",
+    default=None,
+    help="Topic filter whose one '+' level is the gateway's identity; default "
+    "$OPENAMR_MQTT_TOPIC, else openamr/gateways/+/telegrams.",
 )
 @click.option(
     "--client-id",
-    envvar="OPENAMR_MQTT_CLIENT_ID",
-    default="openamr-collector",
-    show_default=True,
-    help="Fixed, so the broker keeps the session (and unacknowledged messages) across restarts.",
+    default=None,
+    help="Fixed, so the broker keeps the session (and unacknowledged messages) across "
+    "restarts; default $OPENAMR_MQTT_CLIENT_ID, else openamr-collector.",
 )
 @pass_context
-def collect_mqtt(ctx: Context, broker: str, topic: str, client_id: str) -> None:
+def collect_mqtt(
+    ctx: Context, broker: str | None, topic: str | None, client_id: str | None
+) -> None:
     """Subscribe to gateways' telegrams; acknowledge each message once it is stored."""
     import signal
     import threading
@@ -523,16 +522,19 @@ def collect_mqtt(ctx: Context, broker: str, topic: str, client_id: str) -> None:
 
     from openamr.collect.mqtt import MqttCollector, MqttOptions, UnableToCollect
     from openamr.collect.telegrams import build_telegram_ingest
+    from openamr.settings import parse_mqtt_url
 
     _require_schema(ctx)
-    url = urlsplit(broker)
-    if url.scheme not in ("mqtt", "tcp") or not url.hostname:
-        raise click.UsageError(f"--broker must be mqtt://host[:port], not {broker!r}")
+    try:
+        url = urlsplit(parse_mqtt_url(broker) if broker else ctx.settings.mqtt_url)
+    except InvalidSettings:
+        raise click.UsageError("--broker must be mqtt://[user:password@]host[:port]") from None
+    topic = topic or ctx.settings.mqtt_topic
     options = MqttOptions(
-        host=url.hostname,
+        host=url.hostname or "",
         port=url.port or 1883,
         topic=topic,
-        client_id=client_id,
+        client_id=client_id or ctx.settings.mqtt_client_id,
         username=url.username,
         password=url.password,
     )

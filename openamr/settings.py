@@ -24,6 +24,12 @@ DEFAULT_PUBLIC_URL = "http://localhost:8000"
 # because a housing company's office or a carrier-grade NAT puts many people
 # behind one address (docs/operations.md, Sign-in).
 MAX_SIGN_IN_FAILURES_PER_ACCOUNT = 100
+# `openamr collect mqtt`: the broker, the topic filter whose one '+' level is the
+# gateway, and a fixed client id, so the broker keeps the session (and the
+# messages not yet acknowledged) across restarts.
+DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
+DEFAULT_MQTT_TOPIC = "openamr/gateways/+/telegrams"
+DEFAULT_MQTT_CLIENT_ID = "openamr-collector"
 DEFAULT_SIGN_IN_FAILURES_PER_ADDRESS = 300
 
 
@@ -69,6 +75,10 @@ class Settings:
     # sign_in_attempt, so the table names nobody. Without OPENAMR_SIGN_IN_SECRET
     # it is derived from the first master key, else random per process.
     sign_in_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    # May hold the broker's user and password, so it is left out of the repr.
+    mqtt_url: str = field(default=DEFAULT_MQTT_URL, repr=False)
+    mqtt_topic: str = DEFAULT_MQTT_TOPIC
+    mqtt_client_id: str = DEFAULT_MQTT_CLIENT_ID
 
     def __post_init__(self) -> None:
         if not 0 < self.sign_in_failures_per_account <= MAX_SIGN_IN_FAILURES_PER_ACCOUNT:
@@ -105,6 +115,9 @@ class Settings:
                 env, "OPENAMR_SIGN_IN_FAILURES_PER_ADDRESS", DEFAULT_SIGN_IN_FAILURES_PER_ADDRESS
             ),
             sign_in_secret=_sign_in_secret(env, master_keys),
+            mqtt_url=parse_mqtt_url(env.get("OPENAMR_MQTT_URL", DEFAULT_MQTT_URL)),
+            mqtt_topic=env.get("OPENAMR_MQTT_TOPIC", DEFAULT_MQTT_TOPIC),
+            mqtt_client_id=env.get("OPENAMR_MQTT_CLIENT_ID", DEFAULT_MQTT_CLIENT_ID),
         )
 
     @property
@@ -140,6 +153,20 @@ def parse_public_url(url: str) -> str:
             f"OPENAMR_PUBLIC_URL={url!r} must be https: browsers keep passkeys and the "
             "session cookie from plain http except on localhost"
         )
+    return text
+
+
+def parse_mqtt_url(url: str) -> str:
+    """OPENAMR_MQTT_URL checked: mqtt://[user:password@]host[:port] (tcp:// too)."""
+    text = url.strip()
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+        # Not the value itself: it may hold the broker's password.
+        raise InvalidSettings("OPENAMR_MQTT_URL must be mqtt://[user:password@]host[:port]")
     return text
 
 

@@ -94,17 +94,18 @@ def publisher() -> Iterator[mqtt.Client]:
 def _collector(
     settings: Settings, topic: str, client_id: str, log: Path
 ) -> subprocess.Popen[bytes]:
-    env = os.environ | {"OPENAMR_DATABASE_URL": settings.database_url}
+    # The broker and topic come from the environment (Settings), the client id from its option.
+    env = os.environ | {
+        "OPENAMR_DATABASE_URL": settings.database_url,
+        "OPENAMR_MQTT_URL": f"mqtt://{BROKER[0]}:{BROKER[1]}",
+        "OPENAMR_MQTT_TOPIC": topic,
+    }
     command = [
         sys.executable,
         "-c",
         "from openamr.cli import main; main()",
         "collect",
         "mqtt",
-        "--broker",
-        f"mqtt://{BROKER[0]}:{BROKER[1]}",
-        "--topic",
-        topic,
         "--client-id",
         client_id,
     ]

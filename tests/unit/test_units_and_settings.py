@@ -79,6 +79,24 @@ def test_settings_from_the_environment() -> None:
         Settings.from_env({"OPENAMR_TIME_ZONE": "Mars/Olympus"})
 
 
+def test_the_mqtt_collectors_settings_keep_the_brokers_password_out_of_sight() -> None:
+    settings = Settings.from_env(
+        {
+            "OPENAMR_MQTT_URL": "mqtt://collector:s3cret@broker.example.se:8883",
+            "OPENAMR_MQTT_TOPIC": "site/+/wmbus",
+            "OPENAMR_MQTT_CLIENT_ID": "openamr-1",
+        }
+    )
+    assert settings.mqtt_url == "mqtt://collector:s3cret@broker.example.se:8883"
+    assert (settings.mqtt_topic, settings.mqtt_client_id) == ("site/+/wmbus", "openamr-1")
+    assert "s3cret" not in repr(settings)
+    assert Settings.from_env({}).mqtt_url == "mqtt://127.0.0.1:1883"
+    for unusable in ("http://broker", "mqtt://", "mqtt://u:s3cret@broker:port"):
+        with pytest.raises(InvalidSettings, match="OPENAMR_MQTT_URL") as refused:
+            Settings.from_env({"OPENAMR_MQTT_URL": unusable})
+        assert "s3cret" not in str(refused.value)
+
+
 @given(
     st.sampled_from(["Wh", "kWh", "MWh", "m3", "L", "units", "°C", "%RH", "GJ", "MJ"]),
     st.from_regex(r"\A\s?[0-9]{0,12}(\.[0-9]{0,9})?\s?\Z")
