@@ -354,7 +354,8 @@ def active_grant(
     if len(usable) > 1:
         ids = ", ".join(str(grant.id) for grant in usable)
         raise UnableToUseGrant(
-            f"you have several active grants ({ids}); name one in the X-OpenAMR-Grant header"
+            f"you have several active grants ({ids}); choose one on the support page, "
+            "or name it in the X-OpenAMR-Grant header"
         )
     return usable[0]
 

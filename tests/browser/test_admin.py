@@ -2,7 +2,8 @@
 and an apartment, moves a household in, prints its letter, and the letter's code opens /home.
 
 The letter is checked as printed (`emulate_media(media="print")`): the page's header and
-navigation are gone and the letter, with its code and QR code, remains.
+navigation are gone and the letter, with its code and QR code, remains. And an administrator adds
+an operations account whose passphrase, shown once, signs its holder in to /console.
 """
 
 from __future__ import annotations
@@ -19,23 +20,23 @@ from sqlalchemy.engine import Engine
 from openamr.access import Role
 from openamr.guard.keyring import Keyring
 from openamr.guard.staff import create_staff_account
-from tests.browser.conftest import Served, screenshot
-from tests.helpers import OPERATOR, add_customer
+from tests.browser.conftest import Served, screenshot, sign_in_page
+from tests.helpers import OPERATOR, add_customer, add_staff, open_session
 
 JUNE_3 = datetime(2026, 6, 3, 12, tzinfo=UTC)  # 14:00 in Stockholm
 PASSPHRASE = "ljusa nätter i juni månad"
 
 
 @pytest.fixture
-def household_page(browser: Browser, served: Served, engine: Engine) -> Iterator[Page]:
-    """A second browser, the household's, beside the administrator's `page`."""
+def other_page(browser: Browser, served: Served, engine: Engine) -> Iterator[Page]:
+    """A second browser beside the administrator's `page`: a household's, or a new colleague's."""
     made: BrowserContext = browser.new_context(base_url=served.base_url)
     yield made.new_page()
     made.close()
 
 
 def test_an_administrator_moves_a_household_in_and_prints_the_letter_that_opens_its_page(
-    engine: Engine, keyed: Served, page: Page, household_page: Page
+    engine: Engine, keyed: Served, page: Page, other_page: Page
 ) -> None:
     served = keyed
     served.clock.now = JUNE_3
@@ -106,10 +107,38 @@ def test_an_administrator_moves_a_household_in_and_prints_the_letter_that_opens_
     assert len(re.findall(rb"/Type\s*/Page[^s]", printed)) == 1  # the letter is one A4 page
 
     # The household redeems the code and sees its page.
-    home = household_page
+    home = other_page
     home.goto("/household")
     home.get_by_label("Åtkomstkod").fill(code)
     home.get_by_label("Lösenfras", exact=True).first.fill(PASSPHRASE)
     home.get_by_label("Lösenfrasen igen").fill(PASSPHRASE)
     home.get_by_role("button", name="Använd koden", exact=True).click()
     expect(home.locator("#handle")).to_be_visible()
+
+
+def test_an_administrator_adds_an_operations_account_that_signs_in_to_the_console(
+    engine: Engine, served: Served, page: Page, other_page: Page
+) -> None:
+    served.clock.now = JUNE_3
+    customer = add_customer(engine, "Hem AB", now=JUNE_3)
+    admin_id = add_staff(engine, Role.CUSTOMER_ADMIN, customer=customer, now=JUNE_3)
+    sign_in_page(page, served, open_session(engine, staff_account_id=admin_id, now=JUNE_3))
+
+    page.goto("/admin")
+    page.get_by_role("link", name="Personal").click()
+    expect(page.get_by_role("heading", name="Personal", level=1)).to_be_visible()
+    page.get_by_label("E-postadress").fill("drift@hem.example.se")
+    page.get_by_label("Roll").select_option(label="Hyresvärdens drifttekniker")
+    page.get_by_role("button", name="Lägg till kontot").click()
+    expect(page.get_by_role("heading", name="Nytt konto", level=1)).to_be_visible()
+    passphrase = page.locator("#passphrase").inner_text()
+    assert passphrase not in page.url
+    screenshot(page, "admin-staff-once")
+
+    # The new holder, in a browser of their own, signs in to the console with it.
+    console = other_page
+    console.goto("/console")
+    console.get_by_label("E-postadress").fill("drift@hem.example.se")
+    console.get_by_label("Lösenfras").fill(passphrase)
+    console.get_by_role("button", name="Logga in").click()
+    expect(console.get_by_role("heading", name="Driftöversikt", level=1)).to_be_visible()

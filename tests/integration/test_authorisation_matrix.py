@@ -409,6 +409,23 @@ EXPECTED: list[Line] = [
     line("POST /admin/properties/{property_id}/letters", {CA: CUSTOMER}),
     line("GET /admin/apartments/{apartment_id}/letter", {CA: CUSTOMER}),
     line("GET /admin/properties/{property_id}/letters", {CA: CUSTOMER}),
+    # -- the customer administrator's pages: renaming and deleting in the register
+    line("POST /admin/properties/{property_id}/change", {CA: CUSTOMER}),
+    line("POST /admin/properties/{property_id}/delete", {CA: CUSTOMER}),
+    line("POST /admin/entrances/{entrance_id}/change", {CA: CUSTOMER}),
+    line("POST /admin/entrances/{entrance_id}/delete", {CA: CUSTOMER}),
+    line("POST /admin/apartments/{apartment_id}/change", {CA: CUSTOMER}),
+    line("POST /admin/apartments/{apartment_id}/delete", {CA: CUSTOMER}),
+    line("POST /admin/meters/{meter_id}/change", {CA: CUSTOMER}),
+    line("POST /admin/meters/{meter_id}/delete", {CA: CUSTOMER}),
+    # -- the customer administrator's pages: the customer's staff accounts
+    line("GET /admin/staff", {CA: EVERY}),
+    line("POST /admin/staff", {CA: EVERY}),
+    line("POST /admin/staff/{staff_id}/disable", {CA: CUSTOMER}),
+    line("POST /admin/staff/{staff_id}/passphrase", {CA: CUSTOMER}),
+    line("GET /admin/staff/{staff_id}/passphrase", {CA: CUSTOMER}),
+    line("POST /admin/staff/{staff_id}/totp", {CA: CUSTOMER}),
+    line("GET /admin/staff/{staff_id}/totp", {CA: CUSTOMER}),
     # -- the platform administrator's pages: customers and their settings, nothing of theirs
     line("GET /platform/sign-in", PUBLIC),
     line("POST /platform/sign-in", PUBLIC),

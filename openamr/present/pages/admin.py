@@ -13,11 +13,13 @@
     POST /admin/installations/{id}/removal            take a meter off its point
     GET  /admin/meters                                the customer's meters and where they are
     POST /admin/meters                                add a meter
+    POST /admin/{properties,entrances,apartments,meters}/{id}/change    rename (renumber)
+    POST /admin/{properties,entrances,apartments,meters}/{id}/delete    delete, if unused
 
 Administrators sign in with the staff's two steps (`staff_signin`: passphrase,
 then the TOTP code for those who have one) under /admin/sign-in. Tenancies
 and access code letters are in `admin_tenancies`; prices have a page of their own
-(/admin/prices). Every change goes
+(/admin/prices), and so do the customer's staff accounts (`admin_staff`). Every change goes
 through `openamr.collect.admin`, as the API's do, so the checks, the
 refusals and the audit events are the same; reads come from
 `openamr.store.admin` and `openamr.store.admin_views`. Another customer's
@@ -535,6 +537,173 @@ def create_meter(
                 manufacturer_code=manufacturer or None,
                 now=now,
             )
+    except Refused as refused:
+        return _meters(request, access, engine, now, refused)
+    return see(f"{PREFIX}/meters")
+
+
+# --- renaming and deleting (a deletion the register refuses is shown with its reason) -----------
+
+
+@router.post("/properties/{property_id}/change")
+def change_property(
+    request: Request,
+    property_id: RowId,
+    access: CustomerAdmin,
+    engine: Db,
+    now: Now,
+    designation: Field = "",
+    name: Field = "",
+) -> Response:
+    """Correct the property's designation or name."""
+    with reading(engine) as conn:
+        store.find_property(conn, access=access, property_id=property_id)
+    try:
+        with changing(engine) as conn:
+            admin.update_property(
+                conn,
+                access,
+                property_id=property_id,
+                designation=designation,
+                name=name if name.strip() else None,
+                now=now,
+            )
+    except Refused as refused:
+        return property_view(request, access, engine, now, property_id, refused)
+    return see(f"{PREFIX}/properties/{property_id}")
+
+
+@router.post("/properties/{property_id}/delete")
+def delete_property(
+    request: Request, property_id: RowId, access: CustomerAdmin, engine: Db, now: Now
+) -> Response:
+    """Delete a property without entrances, points or gateways; back to the properties."""
+    try:
+        with changing(engine) as conn:
+            admin.delete_property(conn, access, property_id=property_id, now=now)
+    except Refused as refused:
+        return property_view(request, access, engine, now, property_id, refused)
+    return see(PREFIX)
+
+
+@router.post("/entrances/{entrance_id}/change")
+def change_entrance(
+    request: Request,
+    entrance_id: RowId,
+    access: CustomerAdmin,
+    engine: Db,
+    now: Now,
+    address: Field = "",
+) -> Response:
+    """Correct the entrance's address."""
+    return _entrance_change(request, entrance_id, access, engine, now, address)
+
+
+@router.post("/entrances/{entrance_id}/delete")
+def delete_entrance(
+    request: Request, entrance_id: RowId, access: CustomerAdmin, engine: Db, now: Now
+) -> Response:
+    """Delete an entrance without apartments."""
+    return _entrance_change(request, entrance_id, access, engine, now, None)
+
+
+def _entrance_change(
+    request: Request,
+    entrance_id: int,
+    access: AccessContext,
+    engine: Engine,
+    now: datetime,
+    address: str | None,
+) -> Response:
+    """A new address for the entrance, or (None) its deletion; back to its property."""
+    with reading(engine) as conn:
+        property_id = store.find_entrance(conn, access=access, entrance_id=entrance_id).property_id
+    try:
+        with changing(engine) as conn:
+            if address is None:
+                admin.delete_entrance(conn, access, entrance_id=entrance_id, now=now)
+            else:
+                admin.rename_entrance(
+                    conn, access, entrance_id=entrance_id, address=address, now=now
+                )
+    except Refused as refused:
+        return property_view(request, access, engine, now, property_id, refused)
+    return see(f"{PREFIX}/properties/{property_id}")
+
+
+@router.post("/apartments/{apartment_id}/change")
+def change_apartment(
+    request: Request,
+    apartment_id: RowId,
+    access: CustomerAdmin,
+    engine: Db,
+    now: Now,
+    number: Field = "",
+) -> Response:
+    """Correct the apartment's lägenhetsnummer."""
+    with reading(engine) as conn:
+        store.find_apartment(conn, access=access, apartment_id=apartment_id)
+    try:
+        with changing(engine) as conn:
+            admin.renumber_apartment(
+                conn, access, apartment_id=apartment_id, number=number, now=now
+            )
+    except Refused as refused:
+        return apartment_view(request, access, engine, now, apartment_id, refused)
+    return see(f"{PREFIX}/apartments/{apartment_id}")
+
+
+@router.post("/apartments/{apartment_id}/delete")
+def delete_apartment(
+    request: Request, apartment_id: RowId, access: CustomerAdmin, engine: Db, now: Now
+) -> Response:
+    """Delete an apartment without metering points or tenancies; back to its property."""
+    with reading(engine) as conn:
+        flat = store.find_apartment(conn, access=access, apartment_id=apartment_id)
+    try:
+        with changing(engine) as conn:
+            admin.delete_apartment(conn, access, apartment_id=apartment_id, now=now)
+    except Refused as refused:
+        return apartment_view(request, access, engine, now, apartment_id, refused)
+    return see(f"{PREFIX}/properties/{flat.property_id}")
+
+
+@router.post("/meters/{meter_id}/change")
+def change_meter(
+    request: Request,
+    meter_id: RowId,
+    access: CustomerAdmin,
+    engine: Db,
+    now: Now,
+    identity: Field = "",
+    manufacturer: Field = "",
+) -> Response:
+    """Correct the meter's identity or manufacturer code."""
+    with reading(engine) as conn:
+        store.find_meter(conn, access=access, meter_id=meter_id)
+    try:
+        with changing(engine) as conn:
+            admin.update_meter(
+                conn,
+                access,
+                meter_id=meter_id,
+                identity=identity,
+                manufacturer_code=manufacturer or None,
+                now=now,
+            )
+    except Refused as refused:
+        return _meters(request, access, engine, now, refused)
+    return see(f"{PREFIX}/meters")
+
+
+@router.post("/meters/{meter_id}/delete")
+def delete_meter(
+    request: Request, meter_id: RowId, access: CustomerAdmin, engine: Db, now: Now
+) -> Response:
+    """Delete a meter never installed, read or heard (its key with it)."""
+    try:
+        with changing(engine) as conn:
+            admin.delete_meter(conn, access, meter_id=meter_id, now=now)
     except Refused as refused:
         return _meters(request, access, engine, now, refused)
     return see(f"{PREFIX}/meters")

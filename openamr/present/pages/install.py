@@ -7,6 +7,7 @@ from starlette.exceptions import HTTPException
 
 from openamr.present.pages import (
     admin,
+    admin_staff,
     admin_tenancies,
     console,
     household,
@@ -28,6 +29,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     price_pages.router,
     admin.router,
     admin_tenancies.router,
+    admin_staff.router,
     platform.router,
 )
 
