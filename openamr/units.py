@@ -53,6 +53,10 @@ MEDIUM_QUANTITIES: dict[Medium, frozenset[Quantity]] = {
 }
 
 CUMULATIVE_QUANTITIES = frozenset({Quantity.ENERGY, Quantity.VOLUME, Quantity.HCA})
+# Registers that start again from zero on their own: a heat cost allocator
+# (EN 834) keeps the year's count, stores it as its set-day value and restarts
+# at 0 on its yearly set day.
+RESTARTING_QUANTITIES = frozenset({Quantity.HCA})
 
 
 class UnknownUnit(ValueError):
@@ -78,6 +82,11 @@ class Unit:
     @property
     def cumulative(self) -> bool:
         return self.quantity in CUMULATIVE_QUANTITIES
+
+    @property
+    def restarts(self) -> bool:
+        """Whether registers of this unit start again from zero (yearly, for allocators)."""
+        return self.quantity in RESTARTING_QUANTITIES
 
     def to_storage(self, value: Decimal | str) -> int:
         """The value in storage units, rounded half up. Raises UnusableValue."""

@@ -49,6 +49,7 @@ def list_spans(conn: sa.Connection, point_ids: Iterable[int]) -> dict[int, list[
                     removed_at=row.removed_at,
                     modulus=register_modulus(unit, row.register_digits),
                     cumulative=unit.cumulative,
+                    restarts=unit.restarts,
                 )
             )
     return spans

@@ -46,6 +46,9 @@ class MeterSpan:
     removed_at: datetime | None
     modulus: int | None  # the register wraps to 0 here (10**digits in storage units); None: never
     cumulative: bool = True  # False for instantaneous quantities (room temperature, humidity)
+    # The register starts again from zero on its own (a heat cost allocator on its set day):
+    # a drop is then a restart, not a register going backwards.
+    restarts: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +106,9 @@ def derive_hour_rows(
     registers are interpolated linearly between readings and rounded at hour
     boundaries, so any run of returned hours adds up exactly to the register
     difference over it; instantaneous quantities give the mean of the hour's
-    readings.
+    readings. A drop is a rollover where the register's modulus explains it, a
+    restart from zero (estimated hours) for registers that restart, and
+    otherwise rejects the hours it spans.
 
     Raises ValueError for a window that is not whole aware hours or a naive or
     fractional reading time, and UnableToDeriveValues when spans overlap or mix
@@ -249,6 +254,7 @@ def _cumulative_hours(runs: list[_Run], first_hour: int, end_hour: int) -> list[
     for span, readings in runs:
         modulus = span.modulus
         half = modulus // 2 if modulus is not None else 0
+        restarts = span.restarts
         # A long history seen through a short window: one bisection skips what ends before it.
         begin = max(bisect_right(readings, first_hour, key=_time) - 1, 0)
         for (t0, v0), (t1, v1) in pairwise(readings[begin:]):
@@ -257,8 +263,16 @@ def _cumulative_hours(runs: list[_Run], first_hour: int, end_hour: int) -> list[
             if t0 >= end_hour:
                 break
             delta = v1 - v0
-            if delta < 0 and modulus is not None and delta % modulus <= half:
-                delta += modulus  # the register rolled over to zero
+            restarted = False
+            if delta < 0:
+                if modulus is not None and delta % modulus <= half:
+                    delta += modulus  # the register rolled over to zero
+                elif restarts:
+                    # Counted from zero since a restart somewhere in the interval: what
+                    # came before it is in the set-day reading, when the meter sent one
+                    # (it closes the interval before). Where in the interval it fell is
+                    # not known, so its hours are estimated.
+                    delta, restarted = v1, True
             start = t0 if t0 > first_hour else first_hour
             stop = t1 if t1 < end_hour else end_hour
             boundary = start - start % _HOUR_S
@@ -273,7 +287,7 @@ def _cumulative_hours(runs: list[_Run], first_hour: int, end_hour: int) -> list[
                     boundary += _HOUR_S
                 continue
             length = t1 - t0
-            long_gap = length > gap
+            long_gap = length > gap or restarted
             twice_length = 2 * length
             # Offsets are rounded half up at hour boundaries only, so the pieces of
             # one interval add up to exactly delta.

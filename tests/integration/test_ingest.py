@@ -288,3 +288,28 @@ def test_a_time_ordered_stream_in_small_batches_gives_the_same_values_as_a_file_
         )
     by_point = {s.metering_point_ids[0]: [v.value for v in s.values[:5]] for s in series}
     assert sorted(by_point.values()) == [[1000] * 5, [1000] * 4 + [2000]]
+
+
+HCA = (
+    "Hem AB,Uppsala Kåbo 1:23,Kåbovägen 12A,1101,heat_cost_allocator,HCA-1,units,6,"
+    "2026-01-01T00:00:00+01:00,"
+)
+
+
+def test_a_heat_cost_allocator_restarting_on_its_set_day_is_estimated_not_rejected(
+    engine: Engine,
+) -> None:
+    load_portfolio(engine, [HCA])
+    report = ingest(
+        engine,
+        [
+            ("HCA-1", "2026-06-01T00:00:00+02:00", "1500", "units"),
+            ("HCA-1", "2026-06-01T01:00:00+02:00", "1504", "units"),
+            ("HCA-1", "2026-06-01T03:00:00+02:00", "2", "units"),  # restarted at the set day
+            ("HCA-1", "2026-06-01T04:00:00+02:00", "5", "units"),
+        ],
+    )
+    assert (report.stored, report.rejected) == (4, 0)
+    hours = _hours(engine, "2026-06-01", medium="heat_cost_allocator")
+    assert hours[:4] == [(4, "measured"), (1, "estimated"), (1, "estimated"), (3, "measured")]
+    assert "rejected" not in {status for _value, status in hours}

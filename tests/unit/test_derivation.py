@@ -34,6 +34,7 @@ def span(
     removed_at: datetime | None = None,
     modulus: int | None = 10**8,
     cumulative: bool = True,
+    restarts: bool = False,
 ) -> MeterSpan:
     return MeterSpan(
         meter_id=meter_id,
@@ -41,6 +42,7 @@ def span(
         removed_at=removed_at,
         modulus=modulus,
         cumulative=cumulative,
+        restarts=restarts,
     )
 
 
@@ -162,6 +164,38 @@ def test_a_drop_without_modulus_is_never_a_rollover() -> None:
     hours = by_hour(derive(readings, [span(modulus=None)]))
 
     assert hours == {at(0): (None, Status.REJECTED)}
+
+
+def test_a_heat_cost_allocator_restarting_on_its_set_day_counts_from_zero_as_estimated() -> None:
+    # 24:00 on the set day: the set-day value (the year's count) closes the old year;
+    # the next reading counts from zero again.
+    readings = [
+        reading(at(22), 1_510),
+        reading(at(24), 1_520),
+        reading(at(26), 6),
+        reading(at(27), 9),
+    ]
+
+    hours = by_hour(derive(readings, [span(modulus=10**6, restarts=True)]))
+
+    assert hours == {
+        at(22): (5, Status.MEASURED),
+        at(23): (5, Status.MEASURED),
+        at(24): (3, Status.ESTIMATED),
+        at(25): (3, Status.ESTIMATED),
+        at(26): (3, Status.MEASURED),
+    }
+
+
+def test_a_drop_of_a_register_that_does_not_restart_is_still_rejected() -> None:
+    readings = [reading(at(0), 1_520), reading(at(1), 6), reading(at(2), 9)]
+
+    restarting = by_hour(derive(readings, [span(modulus=10**6, restarts=True)]))
+    not_restarting = by_hour(derive(readings, [span(modulus=10**6)]))
+
+    assert restarting[at(0)] == (6, Status.ESTIMATED)
+    assert not_restarting[at(0)] == (None, Status.REJECTED)
+    assert restarting[at(1)] == not_restarting[at(1)] == (3, Status.MEASURED)
 
 
 def test_a_register_that_goes_backwards_rejects_the_hours_it_spans() -> None:
