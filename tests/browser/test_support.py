@@ -152,7 +152,7 @@ def test_support_sees_the_households_page_only_while_the_household_grants_it(
     home.goto("/home/accesses")
     log = home.locator("table.values")
     expect(log).to_contain_text("Support")
-    expect(log).to_contain_text(f"values.read.hour (grant:{grant_id})")
+    expect(log).to_contain_text(f"läste timvärden (under tillstånd #{grant_id})")
     assert "staff:" not in log.inner_text()
     assert "support@example.se" not in home.content()
     home.locator(f"#grant-{grant_id}").get_by_role("button", name="Avsluta åtkomsten nu").click()

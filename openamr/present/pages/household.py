@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,7 +56,7 @@ from openamr.present.pages.comparisons import build_comparison
 from openamr.present.pages.cost import period_cost
 from openamr.present.pages.errors import safe_next
 from openamr.present.pages.forms import read_form_csrf
-from openamr.present.pages.i18n import language_of
+from openamr.present.pages.i18n import catalogue, language_of
 from openamr.present.pages.periods import (
     RESOLUTION,
     Span,
@@ -75,7 +75,7 @@ from openamr.present.series import Series, point_series
 from openamr.settings import Settings
 from openamr.store import grants as grant_store
 from openamr.store import identities, queries
-from openamr.store.access_log import list_tenancy_accesses
+from openamr.store.access_log import AccessEntry, list_tenancy_accesses
 from openamr.validate import Resolution
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(read_form_csrf)])
@@ -459,9 +459,26 @@ def accesses(request: Request, access: Household, engine: Db, now: Now) -> HTMLR
         place=_place(engine, access),
         points=_points(engine, access),
         requests=requests,
-        entries=entries,
+        entries=[_described(entry, catalogue(language_of(request))) for entry in entries],
         zone=ZoneInfo("Europe/Stockholm"),
     )
+
+
+def _described(entry: AccessEntry, messages: Mapping[str, str]) -> dict[str, Any]:
+    """An access in words the household reads: its action, and the grant it was made under.
+
+    An action without a message of its own (one added later) shows as its code,
+    marked as such in the template, rather than not at all.
+    """
+    grant = entry.purpose.removeprefix("grant:") if entry.purpose else None
+    return {
+        "at": entry.at,
+        "role": entry.role,
+        "what": messages.get(f"action:{entry.action}"),
+        "action": entry.action,
+        "grant": grant if grant and grant.isdigit() else None,
+        "purpose": None if grant and grant.isdigit() else entry.purpose,
+    }
 
 
 @router.post(HOME + "/grants/{grant_id}/approve")
