@@ -16,6 +16,7 @@ from openamr.access import AccessContext, Role
 from openamr.db import MAX_ROW_ID
 from openamr.guard.policy import Allow
 from openamr.guard.sessions import token_digest
+from openamr.settings import Settings
 from openamr.store.telegrams import Gateway, find_gateway_by_token_hash
 
 # A row id in a URL: a positive 32-bit integer, or the request is refused before it reaches SQL.
@@ -32,6 +33,17 @@ def current_now(request: Request) -> datetime:
     """The current instant, from the application's clock (tests move it)."""
     now: datetime = request.app.state.clock()
     return now
+
+
+def current_settings(request: Request) -> Settings:
+    """The application's settings, built once at the edge and given to `create_app`."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def client_address(request: Request) -> str:
+    """The client's address (the proxy's X-Forwarded-For only where uvicorn trusts the proxy)."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 def token_hash(token: str) -> str:

@@ -37,11 +37,11 @@ from typing import Annotated, Any, Literal
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.engine import Engine
 
 from openamr.access import STAFF_ROLES, AccessContext, Role
 from openamr.guard import households, passkeys, signin
 from openamr.guard.attempts import TooManyAttempts
+from openamr.guard.http import client_address, current_engine, current_now, current_settings
 from openamr.guard.keyring import Keyring
 from openamr.guard.passwords import UnableToSetPassphrase
 from openamr.guard.policy import Allow
@@ -52,7 +52,6 @@ from openamr.guard.sessions import (
     NewSession,
     token_digest,
 )
-from openamr.settings import Settings
 from openamr.store import identities as store
 
 router = APIRouter(prefix="/api/v1", tags=["sign-in"])
@@ -177,12 +176,12 @@ def staff_sign_in(body: StaffCredentials, request: Request, response: Response) 
     """Sign in with e-mail and passphrase; `totp_due` says whether the TOTP code must follow."""
     with _answering():
         done = signin.sign_in_staff(
-            _engine(request),
-            settings=_settings(request),
+            current_engine(request),
+            settings=current_settings(request),
             email=body.email,
             passphrase=body.passphrase,
-            address=_address(request),
-            now=_now(request),
+            address=client_address(request),
+            now=current_now(request),
             replacing=_cookie(request),
         )
     _set_cookie(response, done.session, persistent=False)
@@ -199,16 +198,16 @@ def staff_second_factor(body: TotpCode, request: Request, response: Response) ->
     """Give the TOTP code after the passphrase; the session is replaced by a full one."""
     token = _cookie(request)
     _check_csrf(request, token)
-    settings = _settings(request)
+    settings = current_settings(request)
     with _answering():
         done = signin.give_second_factor(
-            _engine(request),
+            current_engine(request),
             settings=settings,
             keyring=Keyring.from_settings(settings),
             token=token,
             code=body.code,
-            address=_address(request),
-            now=_now(request),
+            address=client_address(request),
+            now=current_now(request),
         )
     _set_cookie(response, done.session, persistent=False)
     return SessionOut(
@@ -222,7 +221,7 @@ def sign_out(request: Request) -> Response:
     token = _cookie(request)
     if token:
         _check_csrf(request, token)
-        signin.sign_out(_engine(request), token=token, now=_now(request))
+        signin.sign_out(current_engine(request), token=token, now=current_now(request))
     answer = Response(status_code=204)
     answer.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
     return answer
@@ -231,7 +230,7 @@ def sign_out(request: Request) -> Response:
 @router.get("/session", summary="Who am I", responses={401: {"description": "Not signed in"}})
 def who_am_i(access: SignedIn, request: Request) -> WhoAmI:
     """The caller's role and customer, and for a household its apartment and tenancy."""
-    engine = _engine(request)
+    engine = current_engine(request)
     with engine.connect() as conn:
         session = _session_of(request, conn)
         customer = None
@@ -286,10 +285,10 @@ def redeem(body: RedeemIn, request: Request, response: Response) -> RedeemOut:
     `session` (a device code) signs this device in (201).
     """
     engine, settings, now, address = (
-        _engine(request),
-        _settings(request),
-        _now(request),
-        _address(request),
+        current_engine(request),
+        current_settings(request),
+        current_now(request),
+        client_address(request),
     )
     with _answering():
         if body.credential == "passkey":
@@ -340,11 +339,11 @@ def redeem_with_passkey(
     """Verify the passkey made with the options of POST /household/redeem; the code is used up."""
     with _answering():
         done = households.finish_passkey_redemption(
-            _engine(request),
-            settings=_settings(request),
+            current_engine(request),
+            settings=current_settings(request),
             credential=credential,
-            address=_address(request),
-            now=_now(request),
+            address=client_address(request),
+            now=current_now(request),
             replacing=_cookie(request),
         )
     _set_cookie(response, done.session, persistent=True)
@@ -360,7 +359,9 @@ def redeem_with_passkey(
 def make_device_code(access: Household, request: Request) -> DeviceCodeOut:
     """A one-time code, valid 15 minutes, to type on another device (nothing personal in it)."""
     with _answering():
-        issued = households.issue_device_code(_engine(request), access=access, now=_now(request))
+        issued = households.issue_device_code(
+            current_engine(request), access=access, now=current_now(request)
+        )
     return DeviceCodeOut(code=issued.code, expires_at=issued.expires_at)
 
 
@@ -374,12 +375,12 @@ def household_sign_in(
     """Sign in with the household's handle and passphrase."""
     with _answering():
         done = signin.sign_in_household(
-            _engine(request),
-            settings=_settings(request),
+            current_engine(request),
+            settings=current_settings(request),
             handle=body.handle,
             passphrase=body.passphrase,
-            address=_address(request),
-            now=_now(request),
+            address=client_address(request),
+            now=current_now(request),
             replacing=_cookie(request),
         )
     _set_cookie(response, done.session, persistent=True)
@@ -390,7 +391,7 @@ def household_sign_in(
 def passkey_sign_in_options(request: Request) -> PasskeyOptions:
     """The options for navigator.credentials.get(); valid five minutes, for one answer."""
     options = signin.begin_passkey_sign_in(
-        _engine(request), settings=_settings(request), now=_now(request)
+        current_engine(request), settings=current_settings(request), now=current_now(request)
     )
     return PasskeyOptions(publicKey=options)
 
@@ -404,11 +405,11 @@ def passkey_sign_in(credential: PasskeyAnswer, request: Request, response: Respo
     """Verify the answer to the options above and sign in."""
     with _answering():
         done = signin.sign_in_with_passkey(
-            _engine(request),
-            settings=_settings(request),
+            current_engine(request),
+            settings=current_settings(request),
             credential=credential,
-            address=_address(request),
-            now=_now(request),
+            address=client_address(request),
+            now=current_now(request),
             replacing=_cookie(request),
         )
     _set_cookie(response, done.session, persistent=True)
@@ -423,7 +424,10 @@ def add_passkey_options(access: Household, request: Request) -> PasskeyOptions:
     """Registration options for another passkey of the signed-in household."""
     with _answering():
         options = households.begin_passkey_addition(
-            _engine(request), settings=_settings(request), access=access, now=_now(request)
+            current_engine(request),
+            settings=current_settings(request),
+            access=access,
+            now=current_now(request),
         )
     return PasskeyOptions(publicKey=options)
 
@@ -438,11 +442,11 @@ def add_passkey(access: Household, credential: PasskeyAnswer, request: Request) 
     """Verify and keep the passkey made with the options above."""
     with _answering():
         households.finish_passkey_addition(
-            _engine(request),
-            settings=_settings(request),
+            current_engine(request),
+            settings=current_settings(request),
             access=access,
             credential=credential,
-            now=_now(request),
+            now=current_now(request),
         )
     return Response(status_code=204)
 
@@ -505,7 +509,7 @@ def _check_csrf(request: Request, token: str | None) -> None:
     """403 unless the request carries the CSRF token of the session its cookie names."""
     if not token:
         return
-    with _engine(request).connect() as conn:
+    with current_engine(request).connect() as conn:
         session = store.find_session(conn, token_hash=token_digest(token))
     if session is None or session.ended_at is not None:
         return  # nothing a forged request could do with it
@@ -523,23 +527,3 @@ def _session_of(request: Request, conn: sa.Connection) -> store.SessionRow | Non
 
 def _cookie(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
-
-
-def _address(request: Request) -> str:
-    """The client's address (the proxy's X-Forwarded-For only where uvicorn trusts the proxy)."""
-    return request.client.host if request.client is not None else "unknown"
-
-
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _now(request: Request) -> datetime:
-    now: datetime = request.app.state.clock()
-    return now

@@ -46,7 +46,7 @@ from openamr.access import AccessContext, Role
 from openamr.guard import grants, households, signin
 from openamr.guard.attempts import TooManyAttempts
 from openamr.guard.authn import authenticate
-from openamr.guard.http import RowId, current_engine, current_now
+from openamr.guard.http import RowId, client_address, current_engine, current_now, current_settings
 from openamr.guard.passwords import UnableToSetPassphrase
 from openamr.guard.policy import Allow
 from openamr.guard.reads import record_value_reads
@@ -72,7 +72,6 @@ from openamr.present.pages.periods import (
 )
 from openamr.present.pages.rendering import render
 from openamr.present.series import Series, point_series
-from openamr.settings import Settings
 from openamr.store import grants as grant_store
 from openamr.store import identities, queries
 from openamr.store.access_log import AccessEntry, list_tenancy_accesses
@@ -134,12 +133,12 @@ def redeem(
     try:
         with _refusals():
             done = households.redeem_with_passphrase(
-                _engine(request),
-                settings=_settings(request),
+                current_engine(request),
+                settings=current_settings(request),
                 code=code,
                 passphrase=passphrase,
-                address=_address(request),
-                now=_now(request),
+                address=client_address(request),
+                now=current_now(request),
                 replacing=request.cookies.get(SESSION_COOKIE),
             )
     except Refused as refused:
@@ -161,12 +160,12 @@ def sign_in(
     try:
         with _refusals():
             done = signin.sign_in_household(
-                _engine(request),
-                settings=_settings(request),
+                current_engine(request),
+                settings=current_settings(request),
                 handle=handle,
                 passphrase=passphrase,
-                address=_address(request),
-                now=_now(request),
+                address=client_address(request),
+                now=current_now(request),
                 replacing=request.cookies.get(SESSION_COOKIE),
             )
     except Refused as refused:
@@ -185,7 +184,7 @@ def sign_out(request: Request) -> RedirectResponse:
     """
     token = request.cookies.get(SESSION_COOKIE)
     if token and authenticate(request) is not None:
-        signin.sign_out(_engine(request), token=token, now=_now(request))
+        signin.sign_out(current_engine(request), token=token, now=current_now(request))
     answer = RedirectResponse(SIGN_IN, status_code=303)
     answer.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
     return answer
@@ -581,7 +580,7 @@ def _banner(request: Request, engine: Engine, access: AccessContext) -> Banner |
     with engine.connect() as conn:
         found = grant_store.list_grants(conn, grant_id=access.grant_id)
     ends = grants.expires_at(found[0]) if found else None
-    zone = ZoneInfo(_settings(request).default_time_zone)
+    zone = ZoneInfo(current_settings(request).default_time_zone)
     until = "–" if ends is None else f"{ends.astimezone(zone):%H:%M}"
     return Banner(role=access.role.value, grant_id=access.grant_id, until=until)
 
@@ -604,22 +603,3 @@ def _place(engine: Engine, access: AccessContext) -> identities.HouseholdPlace |
         return None
     with engine.connect() as conn:
         return identities.household_place(conn, household_id=household_id)
-
-
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _now(request: Request) -> datetime:
-    now: datetime = request.app.state.clock()
-    return now
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"

@@ -42,24 +42,22 @@ import hmac
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.engine import Engine
 
 from openamr.access import Role
 from openamr.guard import signin
 from openamr.guard.attempts import TooManyAttempts
 from openamr.guard.authn import FORM_CSRF_STATE, authenticate
+from openamr.guard.http import client_address, current_engine, current_now, current_settings
 from openamr.guard.keyring import Keyring
 from openamr.guard.policy import GRANT_COOKIE, GRANT_COOKIE_PATH
 from openamr.guard.sessions import SESSION_COOKIE, NewSession, token_digest
 from openamr.present.pages.errors import safe_next
 from openamr.present.pages.forms import read_form_csrf
 from openamr.present.pages.rendering import render
-from openamr.settings import Settings
 from openamr.store import identities
 
 TOTP_TEMPLATE = "staff/totp.html"
@@ -124,18 +122,20 @@ def sign_in_router(area: StaffArea) -> APIRouter:
         try:
             with _refusals():
                 done = signin.sign_in_staff(
-                    _engine(request),
-                    settings=_settings(request),
+                    current_engine(request),
+                    settings=current_settings(request),
                     email=email,
                     passphrase=passphrase,
-                    address=_address(request),
-                    now=_now(request),
+                    address=client_address(request),
+                    now=current_now(request),
                     replacing=request.cookies.get(SESSION_COOKIE) or None,
                 )
         except _Refused as refused:
             return _form(request, area, refused, target)
         if done.role not in area.roles:
-            signin.sign_out(_engine(request), token=done.session.token, now=_now(request))
+            signin.sign_out(
+                current_engine(request), token=done.session.token, now=current_now(request)
+            )
             elsewhere = _form(request, area, _Refused(403, "staff_signin_wrong_area"), target)
             _forget_cookie(elsewhere)
             return elsewhere
@@ -168,17 +168,17 @@ def sign_in_router(area: StaffArea) -> APIRouter:
         sent = getattr(request.state, FORM_CSRF_STATE, "")
         if expected is not None and not hmac.compare_digest(str(sent).encode(), expected.encode()):
             return _form(request, area, _Refused(403, "staff_csrf"), target)
-        settings = _settings(request)
+        settings = current_settings(request)
         try:
             with _refusals("staff_totp_refused"):
                 done = signin.give_second_factor(
-                    _engine(request),
+                    current_engine(request),
                     settings=settings,
                     keyring=Keyring.from_settings(settings),
                     token=token,
                     code=code.strip(),
-                    address=_address(request),
-                    now=_now(request),
+                    address=client_address(request),
+                    now=current_now(request),
                 )
         except _Refused as refused:
             return render(
@@ -198,7 +198,7 @@ def sign_in_router(area: StaffArea) -> APIRouter:
         """End this browser's session (the form's CSRF token checked); back to the form."""
         token = request.cookies.get(SESSION_COOKIE)
         if token and authenticate(request) is not None:
-            signin.sign_out(_engine(request), token=token, now=_now(request))
+            signin.sign_out(current_engine(request), token=token, now=current_now(request))
         answer = RedirectResponse(area.prefix + "/sign-in", status_code=303)
         _forget_cookie(answer)
         return answer
@@ -236,7 +236,7 @@ def _csrf_of(request: Request, token: str | None) -> str | None:
     """The CSRF token of the session the cookie names, open or half-open; None without one."""
     if not token:
         return None
-    with _engine(request).connect() as conn:
+    with current_engine(request).connect() as conn:
         session = identities.find_session(conn, token_hash=token_digest(token))
     if session is None or session.ended_at is not None:
         return None
@@ -263,22 +263,3 @@ def _forget_grant(response: Response) -> None:
     response.delete_cookie(
         GRANT_COOKIE, path=GRANT_COOKIE_PATH, secure=True, httponly=True, samesite="strict"
     )
-
-
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _now(request: Request) -> datetime:
-    now: datetime = request.app.state.clock()
-    return now
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"

@@ -37,12 +37,11 @@ from sqlalchemy.engine import Engine
 from openamr.access import AccessContext, Role
 from openamr.db import MAX_ROW_ID
 from openamr.guard import grants
-from openamr.guard.http import current_engine, current_now
+from openamr.guard.http import current_engine, current_now, current_settings
 from openamr.guard.policy import GRANT_COOKIE, GRANT_COOKIE_PATH, Allow
 from openamr.present.pages.forms import read_form_csrf
 from openamr.present.pages.rendering import render
 from openamr.present.pages.staff_signin import StaffArea, sign_in_router
-from openamr.settings import Settings
 from openamr.units import Medium
 
 PREFIX = "/support"
@@ -110,7 +109,7 @@ def _home(
     with engine.begin() as conn:
         grants.settle_grants(conn, now=now)
         found = grants.list_staff_grants(conn, access, now=now)
-    zone = ZoneInfo(_settings(request).default_time_zone)
+    zone = ZoneInfo(current_settings(request).default_time_zone)
     rows: list[dict[str, Any]] = [
         {
             "id": grant.id,
@@ -162,8 +161,3 @@ def open_household(
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str | None:
     return None if moment is None else f"{moment.astimezone(zone):%Y-%m-%d %H:%M}"
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
