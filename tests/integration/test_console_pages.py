@@ -91,7 +91,8 @@ def test_the_reprocess_button_is_a_form_with_the_sessions_token(
     sign_in(client, engine, Role.OPERATIONS, customer=world.customer_a)
     page = client.get("/console/telegrams")
     assert "<td>gw-a</td>" in page.text
-    assert "failed (" in page.text  # its state and cause, and the reason beside them
+    # Its state and cause in words, and the decoder's reason beside them.
+    assert "kunde inte avkodas (felaktig ram eller kontrollsumma)" in page.text
     token = re.search(rf'name="{CSRF_FIELD}" value="([^"]+)"', page.text)
     assert token is not None
     del client.headers[CSRF_HEADER]  # a form sends its token as a field, not a header
@@ -99,7 +100,7 @@ def test_the_reprocess_button_is_a_form_with_the_sessions_token(
     assert refused.status_code == 403
     answer = client.post("/console/telegrams/reprocess", data={CSRF_FIELD: token.group(1)})
     assert answer.status_code == 200
-    assert "failed (" in answer.text  # still undecodable: kept, with its reason
+    assert "kunde inte avkodas (" in answer.text  # still undecodable: kept, with its reason
 
 
 def test_search_and_gateways_in_english(client: TestClient, engine: Engine, world: World) -> None:

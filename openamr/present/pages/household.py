@@ -452,14 +452,17 @@ def accesses(request: Request, access: Household, engine: Db, now: Now) -> HTMLR
         }
         for grant, status in found
     ]
+    points = _points(engine, access)
+    # Times as the property keeps them (all points of an apartment share its property's zone).
+    zone = points[0].time_zone if points else current_settings(request).default_time_zone
     return render(
         request,
         "household/accesses.html",
         place=_place(engine, access),
-        points=_points(engine, access),
+        points=points,
         requests=requests,
         entries=[_described(entry, catalogue(language_of(request))) for entry in entries],
-        zone=ZoneInfo("Europe/Stockholm"),
+        zone=ZoneInfo(zone),
     )
 
 
