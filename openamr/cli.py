@@ -772,11 +772,11 @@ def customer() -> None:
 @pass_context
 def customer_list(ctx: Context) -> None:
     """Customers, their size, and whether their operations staff see hourly values."""
-    from openamr.store import admin as admin_store
+    from openamr.store.customers import list_customers
 
     _require_schema(ctx)
     with ctx.engine.connect() as conn:
-        rows = admin_store.list_customers(conn, access=ctx.access)
+        rows = list_customers(conn, access=ctx.access)
     for row in rows:
         hourly = "on" if row.operations_hourly else "off"
         click.echo(
@@ -794,10 +794,10 @@ def customer_list(ctx: Context) -> None:
 def customer_rename(ctx: Context, name: str, new_name: str) -> None:
     """Give customer NAME the name NEW_NAME."""
     from openamr.collect import admin
-    from openamr.store import admin as admin_store
+    from openamr.store.customers import find_customer
 
     with _administering(ctx) as conn:
-        found = admin_store.find_customer(conn, access=ctx.access, name=name)
+        found = find_customer(conn, access=ctx.access, name=name)
         row = admin.rename_customer(
             conn, ctx.access, customer_id=found.id, name=new_name, now=utc_now()
         )
@@ -811,10 +811,10 @@ def customer_rename(ctx: Context, name: str, new_name: str) -> None:
 def customer_set_operations_hourly(ctx: Context, name: str, state: str) -> None:
     """Let customer NAME's operations staff see hourly values (each read audited), or not."""
     from openamr.collect import admin
-    from openamr.store import admin as admin_store
+    from openamr.store.customers import find_customer
 
     with _administering(ctx) as conn:
-        found = admin_store.find_customer(conn, access=ctx.access, name=name)
+        found = find_customer(conn, access=ctx.access, name=name)
         row = admin.set_operations_hourly(
             conn, ctx.access, customer_id=found.id, enabled=state == "on", now=utc_now()
         )
@@ -1062,7 +1062,7 @@ def tenancy_list(
 ) -> None:
     """An apartment's tenancies, oldest first."""
     from openamr.collect import admin
-    from openamr.store import admin as admin_store
+    from openamr.store.tenancies import list_tenancies
 
     with _administering(ctx) as conn:
         flat = admin.find_apartment_at(
@@ -1073,7 +1073,7 @@ def tenancy_list(
             entrance=entrance,
             customer=customer_name,
         )
-        rows = admin_store.list_tenancies(conn, access=ctx.access, apartment_id=flat.id)
+        rows = list_tenancies(conn, access=ctx.access, apartment_id=flat.id)
     for row in rows:
         until = row.end_at.isoformat() if row.end_at else "(current)"
         click.echo(f"tenancy {row.id:>6}  {row.start_at.isoformat()}  until {until}")
@@ -1157,7 +1157,7 @@ def tenancy_move_out(
 def _administering(ctx: Context) -> Iterator[Any]:
     """One transaction for an administrative change and its audit event; refusals as messages."""
     from openamr.collect.admin import UnusableInput
-    from openamr.store.admin import UnableToFind
+    from openamr.store.ownership import UnableToFind
     from openamr.store.portfolio import UnableToRegister
 
     _require_schema(ctx)

@@ -1,8 +1,8 @@
 """Administrative changes to the register, as the API and the command line make them.
 
 Each operation checks its input (a clear message for each thing wrong with
-it: `UnusableInput`), makes the change through `openamr.store.admin` (which
-keeps the caller to its own customers and refuses contradictions), and
+it: `UnusableInput`), makes the change through the register's store modules (which
+keep the caller to its own customers and refuses contradictions), and
 writes an audit event in the same transaction, so that a change and its
 event commit or roll back together (P9). Events carry ids only, never a
 designation, an address or anything else a person could be named by.
@@ -23,9 +23,10 @@ from openamr.guard import households, staff
 from openamr.guard.audit import Target, record_access
 from openamr.guard.keyring import Keyring
 from openamr.guard.signin import MAX_EMAIL_LENGTH, normalise_email
-from openamr.store import admin as store
-from openamr.store import identities
+from openamr.store import buildings, customers, identities, meters, tenancies
 from openamr.store.identities import TenancyRow
+from openamr.store.ownership import UnableToChange, UnableToFind
+from openamr.store.staff import StaffRow, find_staff
 from openamr.timeutil import UnusableTimestamp, parse_instant
 from openamr.units import MEDIUM_QUANTITIES, Medium, UnknownUnit, parse_unit
 
@@ -168,16 +169,16 @@ def _changes(**fields: object) -> None:
 
 def create_customer(
     conn: sa.Connection, access: AccessContext, *, name: str, now: datetime
-) -> store.CustomerRow:
-    row = store.create_customer(conn, access=access, name=text(name, field="name"), now=now)
+) -> customers.CustomerRow:
+    row = customers.create_customer(conn, access=access, name=text(name, field="name"), now=now)
     _audit(conn, access, "admin.customer.create", now, Target(customer_id=row.id))
     return row
 
 
 def rename_customer(
     conn: sa.Connection, access: AccessContext, *, customer_id: int, name: str, now: datetime
-) -> store.CustomerRow:
-    row = store.rename_customer(
+) -> customers.CustomerRow:
+    row = customers.rename_customer(
         conn, access=access, customer_id=customer_id, name=text(name, field="name")
     )
     _audit(conn, access, "admin.customer.rename", now, Target(customer_id=row.id))
@@ -186,9 +187,11 @@ def rename_customer(
 
 def set_operations_hourly(
     conn: sa.Connection, access: AccessContext, *, customer_id: int, enabled: bool, now: datetime
-) -> store.CustomerRow:
+) -> customers.CustomerRow:
     """Let the customer's operations staff see hourly values, or stop them (P5)."""
-    row = store.set_operations_hourly(conn, access=access, customer_id=customer_id, enabled=enabled)
+    row = customers.set_operations_hourly(
+        conn, access=access, customer_id=customer_id, enabled=enabled
+    )
     action = "admin.customer.operations_hourly_" + ("on" if enabled else "off")
     _audit(conn, access, action, now, Target(customer_id=row.id))
     return row
@@ -206,8 +209,8 @@ def create_property(
     name: str | None,
     zone: str,
     now: datetime,
-) -> store.PropertyRow:
-    row = store.create_property(
+) -> buildings.PropertyRow:
+    row = buildings.create_property(
         conn,
         access=access,
         customer_id=customer_of(access, customer_id),
@@ -227,9 +230,9 @@ def update_property(
     designation: str | None,
     name: str | None,
     now: datetime,
-) -> store.PropertyRow:
+) -> buildings.PropertyRow:
     _changes(designation=designation, name=name)
-    row = store.update_property(
+    row = buildings.update_property(
         conn,
         access=access,
         property_id=property_id,
@@ -243,14 +246,14 @@ def update_property(
 def delete_property(
     conn: sa.Connection, access: AccessContext, *, property_id: int, now: datetime
 ) -> None:
-    row = store.delete_property(conn, access=access, property_id=property_id)
+    row = buildings.delete_property(conn, access=access, property_id=property_id)
     _audit(conn, access, "admin.property.delete", now, _of_property(row))
 
 
 def create_entrance(
     conn: sa.Connection, access: AccessContext, *, property_id: int, address: str, now: datetime
-) -> store.EntranceRow:
-    row = store.create_entrance(
+) -> buildings.EntranceRow:
+    row = buildings.create_entrance(
         conn, access=access, property_id=property_id, address=text(address, field="address")
     )
     _audit(conn, access, "admin.entrance.create", now, _of_entrance(row))
@@ -259,8 +262,8 @@ def create_entrance(
 
 def rename_entrance(
     conn: sa.Connection, access: AccessContext, *, entrance_id: int, address: str, now: datetime
-) -> store.EntranceRow:
-    row = store.rename_entrance(
+) -> buildings.EntranceRow:
+    row = buildings.rename_entrance(
         conn, access=access, entrance_id=entrance_id, address=text(address, field="address")
     )
     _audit(conn, access, "admin.entrance.rename", now, _of_entrance(row))
@@ -270,14 +273,14 @@ def rename_entrance(
 def delete_entrance(
     conn: sa.Connection, access: AccessContext, *, entrance_id: int, now: datetime
 ) -> None:
-    row = store.delete_entrance(conn, access=access, entrance_id=entrance_id)
+    row = buildings.delete_entrance(conn, access=access, entrance_id=entrance_id)
     _audit(conn, access, "admin.entrance.delete", now, _of_entrance(row))
 
 
 def create_apartment(
     conn: sa.Connection, access: AccessContext, *, entrance_id: int, number: str, now: datetime
-) -> store.ApartmentRow:
-    row = store.create_apartment(
+) -> buildings.ApartmentRow:
+    row = buildings.create_apartment(
         conn, access=access, entrance_id=entrance_id, number=apartment_number(number)
     )
     _audit(conn, access, "admin.apartment.create", now, _of_apartment(row))
@@ -286,8 +289,8 @@ def create_apartment(
 
 def renumber_apartment(
     conn: sa.Connection, access: AccessContext, *, apartment_id: int, number: str, now: datetime
-) -> store.ApartmentRow:
-    row = store.renumber_apartment(
+) -> buildings.ApartmentRow:
+    row = buildings.renumber_apartment(
         conn, access=access, apartment_id=apartment_id, number=apartment_number(number)
     )
     _audit(conn, access, "admin.apartment.renumber", now, _of_apartment(row))
@@ -297,7 +300,7 @@ def renumber_apartment(
 def delete_apartment(
     conn: sa.Connection, access: AccessContext, *, apartment_id: int, now: datetime
 ) -> None:
-    row = store.delete_apartment(conn, access=access, apartment_id=apartment_id)
+    row = buildings.delete_apartment(conn, access=access, apartment_id=apartment_id)
     _audit(conn, access, "admin.apartment.delete", now, _of_apartment(row))
 
 
@@ -309,7 +312,7 @@ def find_apartment_at(
     number: str,
     entrance: str | None = None,
     customer: str | None = None,
-) -> store.ApartmentRow:
+) -> buildings.ApartmentRow:
     """The one apartment people mean by property, entrance and number (the command line's way).
 
     Raises UnableToFind when there is none, UnusableInput when several match
@@ -324,7 +327,7 @@ def find_apartment_at(
         customer_name=customer,
     )
     if not found:
-        raise store.UnableToFind(f"no apartment {number} in {designation}")
+        raise UnableToFind(f"no apartment {number} in {designation}")
     if len({row.property_id for row in found}) > 1:
         raise UnusableInput(
             f"several customers have a property {designation!r}; name one with --customer"
@@ -335,7 +338,7 @@ def find_apartment_at(
             f"apartment {number} exists at several entrances ({addresses}); "
             "name one with --entrance"
         )
-    return store.find_apartment(conn, access=access, apartment_id=found[0].id)
+    return buildings.find_apartment(conn, access=access, apartment_id=found[0].id)
 
 
 # --- metering points, meters, installations -----------------------------------------------------
@@ -349,8 +352,8 @@ def create_metering_point(
     property_id: int | None = None,
     apartment_id: int | None = None,
     now: datetime,
-) -> store.PointRow:
-    row = store.create_metering_point(
+) -> meters.PointRow:
+    row = meters.create_metering_point(
         conn,
         access=access,
         medium=medium(medium_name).value,
@@ -364,7 +367,7 @@ def create_metering_point(
 def delete_metering_point(
     conn: sa.Connection, access: AccessContext, *, point_id: int, now: datetime
 ) -> None:
-    row = store.delete_metering_point(conn, access=access, point_id=point_id)
+    row = meters.delete_metering_point(conn, access=access, point_id=point_id)
     _audit(conn, access, "admin.metering_point.delete", now, _of_point(row))
 
 
@@ -379,9 +382,9 @@ def create_meter(
     digits: int | None,
     manufacturer_code: str | None,
     now: datetime,
-) -> store.MeterRow:
+) -> meters.MeterRow:
     measured = medium(medium_name)
-    row = store.create_meter(
+    row = meters.create_meter(
         conn,
         access=access,
         customer_id=customer_of(access, customer_id),
@@ -403,9 +406,9 @@ def update_meter(
     identity: str | None,
     manufacturer_code: str | None,
     now: datetime,
-) -> store.MeterRow:
+) -> meters.MeterRow:
     _changes(identity=identity, manufacturer=manufacturer_code)
-    row = store.update_meter(
+    row = meters.update_meter(
         conn,
         access=access,
         meter_id=meter_id,
@@ -419,7 +422,7 @@ def update_meter(
 def delete_meter(
     conn: sa.Connection, access: AccessContext, *, meter_id: int, now: datetime
 ) -> None:
-    row = store.delete_meter(conn, access=access, meter_id=meter_id)
+    row = meters.delete_meter(conn, access=access, meter_id=meter_id)
     _audit(conn, access, "admin.meter.delete", now, Target(customer_id=row.customer_id))
 
 
@@ -431,10 +434,10 @@ def install_meter(
     point_id: int,
     installed_at: str,
     now: datetime,
-) -> store.InstallationRow:
-    point = store.find_metering_point(conn, access=access, point_id=point_id)
-    zone = store.find_property(conn, access=access, property_id=point.property_id).time_zone
-    row = store.install_meter(
+) -> meters.InstallationRow:
+    point = meters.find_metering_point(conn, access=access, point_id=point_id)
+    zone = buildings.find_property(conn, access=access, property_id=point.property_id).time_zone
+    row = meters.install_meter(
         conn,
         access=access,
         meter_id=meter_id,
@@ -452,11 +455,11 @@ def remove_meter(
     installation_id: int,
     removed_at: str,
     now: datetime,
-) -> store.InstallationRow:
-    found = store.find_installation(conn, access=access, installation_id=installation_id)
-    point = store.find_metering_point(conn, access=access, point_id=found.metering_point_id)
-    zone = store.find_property(conn, access=access, property_id=point.property_id).time_zone
-    row = store.remove_meter(
+) -> meters.InstallationRow:
+    found = meters.find_installation(conn, access=access, installation_id=installation_id)
+    point = meters.find_metering_point(conn, access=access, point_id=found.metering_point_id)
+    zone = buildings.find_property(conn, access=access, property_id=point.property_id).time_zone
+    row = meters.remove_meter(
         conn,
         access=access,
         installation_id=found.id,
@@ -473,8 +476,8 @@ def move_in(
     conn: sa.Connection, access: AccessContext, *, apartment_id: int, start: str, now: datetime
 ) -> TenancyRow:
     """A new household's tenancy from `start` (a local day at the property, or an instant)."""
-    flat = store.find_apartment(conn, access=access, apartment_id=apartment_id)
-    row = store.move_in(
+    flat = buildings.find_apartment(conn, access=access, apartment_id=apartment_id)
+    row = tenancies.move_in(
         conn,
         access=access,
         apartment_id=flat.id,
@@ -486,15 +489,15 @@ def move_in(
 
 def move_out(
     conn: sa.Connection, access: AccessContext, *, tenancy_id: int, end: str, now: datetime
-) -> store.MoveOut:
+) -> tenancies.MoveOut:
     """End a tenancy at `end` (exclusive: the first day or instant no longer the household's).
 
     The household's sessions and unused access codes end with it (see
-    `openamr.store.admin.move_out`).
+    `openamr.store.tenancies.move_out`).
     """
-    found = store.find_tenancy(conn, access=access, tenancy_id=tenancy_id)
-    zone = store.find_property(conn, access=access, property_id=found.property_id).time_zone
-    done = store.move_out(
+    found = tenancies.find_tenancy(conn, access=access, tenancy_id=tenancy_id)
+    zone = buildings.find_property(conn, access=access, property_id=found.property_id).time_zone
+    done = tenancies.move_out(
         conn,
         access=access,
         tenancy_id=found.id,
@@ -507,11 +510,11 @@ def move_out(
 
 def move_out_of(
     conn: sa.Connection, access: AccessContext, *, apartment_id: int, end: str, now: datetime
-) -> store.MoveOut:
+) -> tenancies.MoveOut:
     """End the apartment's current tenancy (the one without an end). Raises UnableToFind."""
-    current = store.find_open_tenancy(conn, access=access, apartment_id=apartment_id)
+    current = tenancies.find_open_tenancy(conn, access=access, apartment_id=apartment_id)
     if current is None:
-        raise store.UnableToChange(f"apartment {apartment_id} has no tenancy without an end")
+        raise UnableToChange(f"apartment {apartment_id} has no tenancy without an end")
     return move_out(conn, access, tenancy_id=current.id, end=end, now=now)
 
 
@@ -529,10 +532,10 @@ def issue_letter(
     """An access code for the apartment's tenancy now (or the next, before a move-in), to print
     as a letter. Earlier unused letters of the tenancy stop working. Raises UnableToFind,
     UnableToChange."""
-    flat = store.find_apartment(conn, access=access, apartment_id=apartment_id)
+    flat = buildings.find_apartment(conn, access=access, apartment_id=apartment_id)
     current = identities.current_tenancy(conn, apartment_id=flat.id, now=now, access=access)
     if current is None:
-        raise store.UnableToChange(
+        raise UnableToChange(
             f"apartment {flat.id} has no tenancy now or to come; record the move-in first"
         )
     try:
@@ -545,7 +548,7 @@ def issue_letter(
             valid_for=valid_for,
         )
     except households.UnableToIssueAccessCode as exc:
-        raise store.UnableToChange(str(exc)) from None
+        raise UnableToChange(str(exc)) from None
 
 
 def revoke_access_codes(
@@ -553,7 +556,7 @@ def revoke_access_codes(
 ) -> int:
     """Revoke the tenancy's access codes not yet used (a lost letter); how many. Codes already
     redeemed are credentials now, and end with the tenancy. Raises UnableToFind."""
-    found = store.find_tenancy(conn, access=access, tenancy_id=tenancy_id)
+    found = tenancies.find_tenancy(conn, access=access, tenancy_id=tenancy_id)
     revoked = sum(
         identities.revoke_unused_codes(conn, tenancy_id=found.id, kind=kind, now=now)
         for kind in households.KINDS
@@ -582,7 +585,9 @@ def add_staff(
         allowed = " or ".join(sorted(r.value for r in CUSTOMER_ROLES))
         raise UnusableInput(f"role {role[:40]!r} is not a role of a customer's staff: {allowed}")
     with engine.connect() as conn:
-        name = store.find_customer(conn, access=access, customer_id=customer_of(access, None)).name
+        name = customers.find_customer(
+            conn, access=access, customer_id=customer_of(access, None)
+        ).name
     try:
         return staff.create_staff_account(
             engine,
@@ -595,25 +600,25 @@ def add_staff(
             with_totp=second_factor,
         )
     except staff.UnableToManageStaff as exc:
-        raise store.UnableToChange(str(exc)) from None
+        raise UnableToChange(str(exc)) from None
 
 
 def disable_staff(
     engine: Engine, access: AccessContext, *, staff_id: int, now: datetime
-) -> store.StaffRow:
+) -> StaffRow:
     """Disable one of the customer's staff accounts; its sessions end. Raises UnableToFind,
     UnableToChange."""
     with engine.connect() as conn:
-        found = store.find_staff(conn, access=access, staff_id=staff_id)
+        found = find_staff(conn, access=access, staff_id=staff_id)
     if access.actor == f"staff:{found.id}":
-        raise store.UnableToChange("you cannot disable your own account; ask another administrator")
+        raise UnableToChange("you cannot disable your own account; ask another administrator")
     if found.disabled_at is None:
         try:
             staff.disable_staff_account(engine, access=access, email=found.email, now=now)
         except staff.UnableToManageStaff as exc:
-            raise store.UnableToChange(str(exc)) from None
+            raise UnableToChange(str(exc)) from None
     with engine.connect() as conn:
-        return store.find_staff(conn, access=access, staff_id=staff_id)
+        return find_staff(conn, access=access, staff_id=staff_id)
 
 
 # --- the audit events ---------------------------------------------------------------------------
@@ -625,19 +630,19 @@ def _audit(
     record_access(conn, access, action=action, now=now, target=target)
 
 
-def _of_property(row: store.PropertyRow) -> Target:
+def _of_property(row: buildings.PropertyRow) -> Target:
     return Target(customer_id=row.customer_id, property_id=row.id)
 
 
-def _of_entrance(row: store.EntranceRow) -> Target:
+def _of_entrance(row: buildings.EntranceRow) -> Target:
     return Target(customer_id=row.customer_id, property_id=row.property_id)
 
 
-def _of_apartment(row: store.ApartmentRow) -> Target:
+def _of_apartment(row: buildings.ApartmentRow) -> Target:
     return Target(customer_id=row.customer_id, property_id=row.property_id, apartment_id=row.id)
 
 
-def _of_point(row: store.PointRow) -> Target:
+def _of_point(row: meters.PointRow) -> Target:
     return Target(
         customer_id=row.customer_id, property_id=row.property_id, apartment_id=row.apartment_id
     )

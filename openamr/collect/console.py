@@ -21,9 +21,10 @@ from openamr.access import AccessContext
 from openamr.collect.admin import UnusableInput, instant, register_unit
 from openamr.collect.telegrams import TelegramIngest, TelegramReport
 from openamr.guard.audit import Target, record_access
-from openamr.store import admin as register
 from openamr.store import console as store
 from openamr.store import telegrams as radio
+from openamr.store.buildings import find_property
+from openamr.store.meters import InstallationRow, create_meter, find_metering_point, install_meter
 from openamr.units import MEDIUM_QUANTITIES, STORAGE_UNITS, Medium, Quantity
 from openamr.validate import Resolution, local_span
 
@@ -135,7 +136,7 @@ def attach_heard_device(
     installed_from: str,
     unit: str | None,
     now: datetime,
-) -> register.InstallationRow:
+) -> InstallationRow:
     """Make a device heard but not in the register a meter, and install it on a point.
 
     `installed_from` is a local day at the property or a time with an offset.
@@ -149,10 +150,10 @@ def attach_heard_device(
     device = heard.get((manufacturer.upper(), device_id))
     if device is None:
         raise UnableToAttach(f"no unassigned device {manufacturer.upper()} {device_id} was heard")
-    point = register.find_metering_point(conn, access=access, point_id=point_id)
+    point = find_metering_point(conn, access=access, point_id=point_id)
     if point.customer_id != device.customer_id:
         raise UnableToAttach(f"no metering point {point_id}")
-    zone = register.find_property(conn, access=access, property_id=point.property_id).time_zone
+    zone = find_property(conn, access=access, property_id=point.property_id).time_zone
     medium = Medium(point.medium)
     try:
         quantity = sorted(MEDIUM_QUANTITIES[medium])[0]
@@ -162,7 +163,7 @@ def attach_heard_device(
         start = instant(installed_from, field="installed_from", zone=zone)
     except UnusableInput as exc:
         raise UnableToAttach(str(exc)) from None
-    created = register.create_meter(
+    created = create_meter(
         conn,
         access=access,
         customer_id=point.customer_id,
@@ -172,7 +173,7 @@ def attach_heard_device(
         register_digits=None,
         manufacturer=device.manufacturer,
     )
-    installation = register.install_meter(
+    installation = install_meter(
         conn, access=access, meter_id=created.id, point_id=point.id, installed_at=start
     )
     record_access(

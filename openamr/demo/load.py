@@ -16,7 +16,7 @@ from openamr.demo.generate import DemoCase, DemoPortfolio, InstallationRow, gene
 from openamr.settings import Settings
 from openamr.store import portfolio as register
 from openamr.store import queries
-from openamr.store.admin import list_customers
+from openamr.store.customers import list_customers
 from openamr.store.prices import set_price
 from openamr.store.schema import property_
 

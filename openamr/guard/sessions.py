@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from openamr.store import identities
 from openamr.store.schema import auth_session
 
 # `__Host-`: the browser sends it only over HTTPS, to this host, for every path.
@@ -109,13 +110,10 @@ def end_sessions(
     tenancy ended. `keeping` is the token of a session to leave open (the
     one that made the change).
     """
-    if (staff_account_id is None) == (household_id is None):
-        raise ValueError("name exactly one staff account or one household")
-    query = auth_session.update().where(auth_session.c.ended_at.is_(None))
-    if staff_account_id is not None:
-        query = query.where(auth_session.c.staff_account_id == staff_account_id)
-    else:
-        query = query.where(auth_session.c.household_id == household_id)
-    if keeping:
-        query = query.where(auth_session.c.token_hash != token_digest(keeping))
-    return conn.execute(query.values(ended_at=now)).rowcount
+    return identities.end_sessions(
+        conn,
+        now=now,
+        staff_account_id=staff_account_id,
+        household_id=household_id,
+        keeping_hash=token_digest(keeping) if keeping else None,
+    )

@@ -38,7 +38,8 @@ from openamr.guard.http import RowId
 from openamr.guard.keyring import Keyring, NoMasterKey
 from openamr.guard.policy import Allow
 from openamr.settings import Settings
-from openamr.store import admin as store
+from openamr.store import buildings, customers, meters, staff, tenancies
+from openamr.store.ownership import UnableToFind
 from openamr.store.portfolio import UnableToRegister
 
 router = APIRouter(prefix="/api/v1/admin", tags=["administration"])
@@ -213,7 +214,7 @@ def _answering() -> Iterator[None]:
     """The one place the administration's refusals become HTTP answers."""
     try:
         yield
-    except store.UnableToFind as exc:
+    except UnableToFind as exc:
         raise HTTPException(404, str(exc)) from None
     except admin.UnusableInput as exc:
         raise HTTPException(422, str(exc)) from None
@@ -248,7 +249,7 @@ def _json(row: Any) -> dict[str, Any]:
 @router.get("/customers", summary="Customers", responses=ANSWERS)
 def list_customers(access: PlatformAdmin, engine: Db) -> list[dict[str, Any]]:
     with _read(engine) as conn:
-        return [_json(row) for row in store.list_customers(conn, access=access)]
+        return [_json(row) for row in customers.list_customers(conn, access=access)]
 
 
 @router.post(
@@ -294,7 +295,7 @@ def rename_customer(
 )
 def get_customer_settings(customer_id: RowId, access: SettingsAdmin, engine: Db) -> dict[str, Any]:
     with _read(engine) as conn:
-        row = store.find_customer(conn, access=access, customer_id=customer_id)
+        row = customers.find_customer(conn, access=access, customer_id=customer_id)
     return {"customer_id": row.id, "operations_hourly": row.operations_hourly}
 
 
@@ -326,7 +327,7 @@ def put_customer_settings(
 @router.get("/properties", summary="The caller's properties", responses=ANSWERS)
 def list_properties(access: CustomerStaff, engine: Db) -> list[dict[str, Any]]:
     with _read(engine) as conn:
-        return [_json(row) for row in store.list_properties(conn, access=access)]
+        return [_json(row) for row in buildings.list_properties(conn, access=access)]
 
 
 @router.post(
@@ -362,7 +363,7 @@ def create_property(
 @router.get("/properties/{property_id}", summary="A property", responses=ANSWERS)
 def get_property(property_id: RowId, access: CustomerStaff, engine: Db) -> dict[str, Any]:
     with _read(engine) as conn:
-        return _json(store.find_property(conn, access=access, property_id=property_id))
+        return _json(buildings.find_property(conn, access=access, property_id=property_id))
 
 
 @router.patch(
@@ -410,7 +411,7 @@ def delete_property(property_id: RowId, access: CustomerAdmin, engine: Db, now: 
 )
 def list_entrances(property_id: RowId, access: CustomerStaff, engine: Db) -> list[dict[str, Any]]:
     with _read(engine) as conn:
-        rows = store.list_entrances(conn, access=access, property_id=property_id)
+        rows = buildings.list_entrances(conn, access=access, property_id=property_id)
     return [_json(row) for row in rows]
 
 
@@ -475,7 +476,7 @@ def delete_entrance(entrance_id: RowId, access: CustomerAdmin, engine: Db, now: 
 )
 def list_apartments(entrance_id: RowId, access: CustomerStaff, engine: Db) -> list[dict[str, Any]]:
     with _read(engine) as conn:
-        rows = store.list_apartments(conn, access=access, entrance_id=entrance_id)
+        rows = buildings.list_apartments(conn, access=access, entrance_id=entrance_id)
     return [_json(row) for row in rows]
 
 
@@ -504,7 +505,7 @@ def create_apartment(
 @router.get("/apartments/{apartment_id}", summary="An apartment", responses=ANSWERS)
 def get_apartment(apartment_id: RowId, access: CustomerStaff, engine: Db) -> dict[str, Any]:
     with _read(engine) as conn:
-        return _json(store.find_apartment(conn, access=access, apartment_id=apartment_id))
+        return _json(buildings.find_apartment(conn, access=access, apartment_id=apartment_id))
 
 
 @router.patch(
@@ -551,7 +552,7 @@ def list_property_points(
     property_id: RowId, access: CustomerStaff, engine: Db
 ) -> list[dict[str, Any]]:
     with _read(engine) as conn:
-        rows = store.list_metering_points(conn, access=access, property_id=property_id)
+        rows = meters.list_metering_points(conn, access=access, property_id=property_id)
     return [_json(row) for row in rows]
 
 
@@ -585,7 +586,7 @@ def list_apartment_points(
     apartment_id: RowId, access: CustomerStaff, engine: Db
 ) -> list[dict[str, Any]]:
     with _read(engine) as conn:
-        rows = store.list_metering_points(conn, access=access, apartment_id=apartment_id)
+        rows = meters.list_metering_points(conn, access=access, apartment_id=apartment_id)
     return [_json(row) for row in rows]
 
 
@@ -631,7 +632,7 @@ def list_point_installations(
     point_id: RowId, access: CustomerStaff, engine: Db
 ) -> list[dict[str, Any]]:
     with _read(engine) as conn:
-        rows = store.list_installations(conn, access=access, point_id=point_id)
+        rows = meters.list_installations(conn, access=access, point_id=point_id)
     return [_json(row) for row in rows]
 
 
@@ -641,7 +642,7 @@ def list_point_installations(
 @router.get("/meters", summary="The caller's meters", responses=ANSWERS)
 def list_meters(access: CustomerStaff, engine: Db) -> list[dict[str, Any]]:
     with _read(engine) as conn:
-        return [_json(row) for row in store.list_meters(conn, access=access)]
+        return [_json(row) for row in meters.list_meters(conn, access=access)]
 
 
 @router.post(
@@ -678,7 +679,7 @@ def create_meter(
 @router.get("/meters/{meter_id}", summary="A meter", responses=ANSWERS)
 def get_meter(meter_id: RowId, access: CustomerStaff, engine: Db) -> dict[str, Any]:
     with _read(engine) as conn:
-        return _json(store.find_meter(conn, access=access, meter_id=meter_id))
+        return _json(meters.find_meter(conn, access=access, meter_id=meter_id))
 
 
 @router.patch(
@@ -723,7 +724,7 @@ def list_meter_installations(
     meter_id: RowId, access: CustomerStaff, engine: Db
 ) -> list[dict[str, Any]]:
     with _read(engine) as conn:
-        rows = store.list_installations(conn, access=access, meter_id=meter_id)
+        rows = meters.list_installations(conn, access=access, meter_id=meter_id)
     return [_json(row) for row in rows]
 
 
@@ -785,7 +786,7 @@ def remove_meter(
 )
 def list_tenancies(apartment_id: RowId, access: CustomerAdmin, engine: Db) -> list[dict[str, Any]]:
     with _read(engine) as conn:
-        rows = store.list_tenancies(conn, access=access, apartment_id=apartment_id)
+        rows = tenancies.list_tenancies(conn, access=access, apartment_id=apartment_id)
     return [_json(row) for row in rows]
 
 
@@ -890,7 +891,7 @@ def revoke_access_codes(
 @router.get("/staff", summary="The customer's staff accounts", responses=ANSWERS)
 def list_staff(access: CustomerAdmin, engine: Db) -> list[dict[str, Any]]:
     with _read(engine) as conn:
-        return [_json(row) for row in store.list_staff(conn, access=access)]
+        return [_json(row) for row in staff.list_staff(conn, access=access)]
 
 
 @router.post(

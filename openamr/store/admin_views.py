@@ -4,7 +4,7 @@ The administration pages need the register as a person managing it sees it
 at once: every apartment of a property with the tenancy that is in force or
 next to begin (a period, nothing that names anyone, P1), and every meter with
 where it is installed now. One statement each, instead of a query per row.
-Both keep the caller to its own customers in SQL, as `openamr.store.admin` does.
+Both keep the caller to its own customers in SQL, as `openamr.store.ownership` has it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from openamr.access import AccessContext
-from openamr.store.admin import find_property
+from openamr.store.buildings import find_property
 from openamr.store.schema import (
     apartment,
     entrance,

@@ -678,6 +678,56 @@ def find_session(conn: sa.Connection, *, token_hash: str) -> SessionRow | None:
     return None if row is None else SessionRow(**row._mapping)
 
 
+def _open_sessions(
+    *, staff_account_id: int | None, household_id: int | None, tenancy_id: int | None
+) -> sa.ColumnElement[bool]:
+    """The open sessions of one staff account, one household or the households of a tenancy."""
+    if [staff_account_id, household_id, tenancy_id].count(None) != 2:
+        raise ValueError("name exactly one staff account, one household or one tenancy")
+    if staff_account_id is not None:
+        whose = auth_session.c.staff_account_id == staff_account_id
+    elif household_id is not None:
+        whose = auth_session.c.household_id == household_id
+    else:
+        households = sa.select(household.c.id).where(household.c.tenancy_id == tenancy_id)
+        whose = auth_session.c.household_id.in_(households)
+    return sa.and_(whose, auth_session.c.ended_at.is_(None))
+
+
+def end_sessions(
+    conn: sa.Connection,
+    *,
+    now: datetime,
+    staff_account_id: int | None = None,
+    household_id: int | None = None,
+    tenancy_id: int | None = None,
+    keeping_hash: str | None = None,
+) -> int:
+    """End every open session of one staff account, one household or the households of one
+    tenancy; how many were ended. `keeping_hash` is the digest of a session's token to leave
+    open. Raises ValueError unless exactly one of the three is named."""
+    query = auth_session.update().where(
+        _open_sessions(
+            staff_account_id=staff_account_id, household_id=household_id, tenancy_id=tenancy_id
+        )
+    )
+    if keeping_hash:
+        query = query.where(auth_session.c.token_hash != keeping_hash)
+    return conn.execute(query.values(ended_at=now)).rowcount
+
+
+def limit_sessions(conn: sa.Connection, *, tenancy_id: int, expires_at: datetime) -> None:
+    """Let the open sessions of a tenancy's households last until `expires_at` at the latest."""
+    conn.execute(
+        auth_session.update()
+        .where(
+            _open_sessions(staff_account_id=None, household_id=None, tenancy_id=tenancy_id),
+            auth_session.c.expires_at > expires_at,
+        )
+        .values(expires_at=expires_at)
+    )
+
+
 # -- sign-in attempts --------------------------------------------------------------------
 
 

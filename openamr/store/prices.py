@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from openamr.access import AccessContext
 from openamr.db import MAX_ROW_ID
-from openamr.store.admin import UnableToChange, UnableToFind
+from openamr.store.ownership import UnableToChange, UnableToFind
 from openamr.store.schema import customer, price
 
 __all__ = [

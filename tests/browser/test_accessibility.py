@@ -29,8 +29,8 @@ from openamr.guard import grants
 from openamr.guard.households import LETTER, issue_access_code
 from openamr.guard.sessions import SESSION_COOKIE
 from openamr.present.pages.i18n import LANGUAGE_COOKIE
-from openamr.store import admin as register
 from openamr.store.identities import tenancy_of
+from openamr.store.meters import create_meter, create_metering_point, install_meter
 from openamr.store.prices import set_price
 from openamr.store.telegrams import IncomingTelegram, find_gateway
 from tests.access_world import build_world
@@ -95,13 +95,13 @@ def place(migrated_engine: Engine, served: Served) -> Iterator[Place]:
     world = build_world(engine)
     homes = build_comparison_world(engine)
     with engine.begin() as conn:
-        flat = register.create_metering_point(
+        flat = create_metering_point(
             conn, access=OPERATOR, medium="cold_water", apartment_id=world.apartment_a2
         )
-        register.create_metering_point(  # free, for the meter heard to be attached to
+        create_metering_point(  # free, for the meter heard to be attached to
             conn, access=OPERATOR, medium="cold_water", property_id=world.property_a
         )
-        leaking = register.create_meter(
+        leaking = create_meter(
             conn,
             access=OPERATOR,
             customer_id=world.customer_a,
@@ -111,7 +111,7 @@ def place(migrated_engine: Engine, served: Served) -> Iterator[Place]:
             register_digits=8,
             manufacturer="KAM",
         )
-        register.install_meter(
+        install_meter(
             conn,
             access=OPERATOR,
             meter_id=leaking.id,

@@ -20,7 +20,7 @@ from openamr.access import Role
 from openamr.demo.telegrams import volume_litres, wmbus
 from openamr.guard.keyring import Keyring
 from openamr.guard.staff import create_staff_account
-from openamr.store import admin as register
+from openamr.store.meters import create_meter, create_metering_point, install_meter
 from openamr.store.telegrams import IncomingTelegram, find_gateway
 from tests.access_world import World, build_world
 from tests.browser.conftest import Served, screenshot
@@ -42,13 +42,13 @@ def _set_up(engine: Engine, served: Served) -> tuple[World, int]:
     world = build_world(engine)
     served.clock.now = NOW
     with engine.begin() as conn:
-        flat = register.create_metering_point(
+        flat = create_metering_point(
             conn, access=OPERATOR, medium="cold_water", apartment_id=world.apartment_a2
         )
-        building = register.create_metering_point(
+        building = create_metering_point(
             conn, access=OPERATOR, medium="cold_water", property_id=world.property_a
         )
-        leaking = register.create_meter(
+        leaking = create_meter(
             conn,
             access=OPERATOR,
             customer_id=world.customer_a,
@@ -58,7 +58,7 @@ def _set_up(engine: Engine, served: Served) -> tuple[World, int]:
             register_digits=8,
             manufacturer="KAM",
         )
-        register.install_meter(
+        install_meter(
             conn,
             access=OPERATOR,
             meter_id=leaking.id,

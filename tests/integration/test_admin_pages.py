@@ -107,6 +107,19 @@ def test_an_administrator_builds_an_apartment_moves_a_household_in_and_its_lette
     assert installed.is_redirect
     assert "sedan 2026-06-01" in client.get(flat).text
 
+    # A point made by mistake can be deleted; one that has had a meter cannot.
+    assert _post(client, f"{flat}/metering-points", medium="cold_water").is_redirect
+    offered = re.findall(r'action="/admin/metering-points/(\d+)/delete"', client.get(flat).text)
+    assert len(offered) == 1  # not for the point with a meter on it
+    extra = offered[0]
+    assert extra != point[1]
+    assert _post(client, f"/admin/metering-points/{extra}/delete").headers["location"] == flat
+    assert f"/admin/metering-points/{extra}/delete" not in client.get(flat).text
+    kept = _post(client, f"/admin/metering-points/{point[1]}/delete")  # posted all the same
+    assert kept.status_code == 409, kept.status_code
+    assert "Ändringen gjordes inte" in kept.text
+    assert "sedan 2026-06-01" in client.get(flat).text
+
     # The move-in offers the letter; the letter shows the code once, kept by no cache.
     moved = _post(client, f"{flat}/tenancies", start="2026-06-01")
     assert moved.headers["location"] == f"{flat}?done=moved_in"

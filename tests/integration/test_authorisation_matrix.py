@@ -399,6 +399,7 @@ EXPECTED: list[Line] = [
     line("GET /admin/apartments/{apartment_id}", {CA: CUSTOMER}),
     line("POST /admin/apartments/{apartment_id}/metering-points", {CA: CUSTOMER}),
     line("POST /admin/metering-points/{point_id}/installations", {CA: CUSTOMER}),
+    line("POST /admin/metering-points/{point_id}/delete", {CA: CUSTOMER}),
     line("POST /admin/installations/{installation_id}/removal", {CA: CUSTOMER}),
     line("GET /admin/meters", {CA: EVERY}),
     line("POST /admin/meters", {CA: EVERY}),

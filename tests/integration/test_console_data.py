@@ -18,8 +18,8 @@ from openamr.demo.telegrams import volume_litres, wmbus
 from openamr.guard.policy import may_read_hourly
 from openamr.present.console_values import UnableToShowHourly, meter_values
 from openamr.settings import Settings
-from openamr.store import admin as register
 from openamr.store import console as store
+from openamr.store.meters import create_metering_point
 from openamr.store.schema import audit_event, telegram
 from openamr.validate import Resolution
 from tests.access_world import MOVE, World, build_world
@@ -166,7 +166,7 @@ def test_attaching_a_heard_meter_files_its_waiting_telegrams_and_shows_its_leak(
     post_telegrams(client, world.gateway_token_a, [leak_frame()], HEARD_AT)
     a = staff(world.customer_a)
     with engine.begin() as conn:
-        point = register.create_metering_point(
+        point = create_metering_point(
             conn, access=a, medium="cold_water", apartment_id=world.apartment_a2
         )
         free = store.list_free_points(conn, access=a, now=NOW)

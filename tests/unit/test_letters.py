@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from openamr.guard.households import IssuedCode
 from openamr.present.pages.letters import letter, sign_in_link
-from openamr.store.admin import ApartmentRow, PropertyRow
+from openamr.store.buildings import ApartmentRow, PropertyRow
 
 PROPERTY = PropertyRow(1, 1, "Uppsala Kåbo 1:23", "Kåbo", "Europe/Stockholm", 1, 1)
 FLAT = ApartmentRow(2, 1, 1, 3, "Kåbovägen 12A", "1102", "Europe/Stockholm")

@@ -15,6 +15,7 @@
     POST /admin/meters                                add a meter
     POST /admin/{properties,entrances,apartments,meters}/{id}/change    rename (renumber)
     POST /admin/{properties,entrances,apartments,meters}/{id}/delete    delete, if unused
+    POST /admin/metering-points/{id}/delete           delete a point that never had a meter
 
 Administrators sign in with the staff's two steps (`staff_signin`: passphrase,
 then the TOTP code for those who have one) under /admin/sign-in. Tenancies
@@ -22,7 +23,7 @@ and access code letters are in `admin_tenancies`; prices have a page of their ow
 (/admin/prices), and so do the customer's staff accounts (`admin_staff`). Every change goes
 through `openamr.collect.admin`, as the API's do, so the checks, the
 refusals and the audit events are the same; reads come from
-`openamr.store.admin` and `openamr.store.admin_views`. Another customer's
+the register's store modules and `openamr.store.admin_views`. Another customer's
 object is 404, as if it did not exist. A change the register refuses shows
 the page again with the reason above its form (422 for input that cannot be
 used, 409 for a contradiction); a change made redirects (post, then get).
@@ -50,9 +51,26 @@ from openamr.guard.policy import Allow
 from openamr.present.pages.forms import read_form_csrf
 from openamr.present.pages.rendering import render
 from openamr.present.pages.staff_signin import StaffArea, sign_in_router
-from openamr.store import admin as store
 from openamr.store import admin_views as views
+from openamr.store.buildings import (
+    find_apartment,
+    find_entrance,
+    find_property,
+    list_entrances,
+    list_properties,
+)
+from openamr.store.customers import find_customer
+from openamr.store.meters import (
+    PointRow,
+    find_installation,
+    find_meter,
+    find_metering_point,
+    list_installations,
+    list_metering_points,
+)
+from openamr.store.ownership import UnableToFind
 from openamr.store.portfolio import UnableToRegister
+from openamr.store.tenancies import list_tenancies
 from openamr.units import Medium
 
 PREFIX = "/admin"
@@ -86,7 +104,7 @@ def changing(engine: Engine) -> Iterator[sa.Connection]:
     try:
         with engine.begin() as conn:
             yield conn
-    except store.UnableToFind as exc:
+    except UnableToFind as exc:
         raise HTTPException(404, str(exc)) from None
     except admin.UnusableInput as exc:
         raise Refused(422, str(exc)) from None
@@ -102,7 +120,7 @@ def reading(engine: Engine) -> Iterator[sa.Connection]:
     try:
         with engine.connect() as conn:
             yield conn
-    except store.UnableToFind as exc:
+    except UnableToFind as exc:
         raise HTTPException(404, str(exc)) from None
 
 
@@ -143,10 +161,8 @@ def _overview(
     request: Request, access: AccessContext, engine: Engine, refused: Refused | None = None
 ) -> Response:
     with reading(engine) as conn:
-        properties = store.list_properties(conn, access=access)
-        customer = store.find_customer(
-            conn, access=access, customer_id=admin.customer_of(access, None)
-        )
+        properties = list_properties(conn, access=access)
+        customer = find_customer(conn, access=access, customer_id=admin.customer_of(access, None))
     return page(request, "overview.html", refused=refused, properties=properties, customer=customer)
 
 
@@ -216,14 +232,14 @@ def property_view(
 ) -> Response:
     """The property's page, with a refusal above its forms."""
     with reading(engine) as conn:
-        prop = store.find_property(conn, access=access, property_id=property_id)
-        entrances = store.list_entrances(conn, access=access, property_id=property_id)
+        prop = find_property(conn, access=access, property_id=property_id)
+        entrances = list_entrances(conn, access=access, property_id=property_id)
         apartments = views.list_property_apartments(
             conn, access=access, property_id=property_id, now=now
         )
         points = [
             point
-            for point in store.list_metering_points(conn, access=access, property_id=property_id)
+            for point in list_metering_points(conn, access=access, property_id=property_id)
             if point.apartment_id is None
         ]
         meters = _meters_of(conn, access, points, now)
@@ -244,14 +260,14 @@ def property_view(
 
 
 def _meters_of(
-    conn: sa.Connection, access: AccessContext, points: list[store.PointRow], now: datetime
+    conn: sa.Connection, access: AccessContext, points: list[PointRow], now: datetime
 ) -> dict[str, Any]:
     """For `admin/_points.html`: each point's installation now, meters' identities, free meters."""
     current = {
         point.id: next(
             (
                 row
-                for row in store.list_installations(conn, access=access, point_id=point.id)
+                for row in list_installations(conn, access=access, point_id=point.id)
                 if row.installed_at <= now and (row.removed_at is None or row.removed_at > now)
             ),
             None,
@@ -262,7 +278,7 @@ def _meters_of(
     return {
         "current": current,
         "identities": {
-            meter_id: store.find_meter(conn, access=access, meter_id=meter_id).identity
+            meter_id: find_meter(conn, access=access, meter_id=meter_id).identity
             for meter_id in installed
         },
         "free_meters": views.list_meter_places(
@@ -306,7 +322,7 @@ def create_apartment(
 ) -> Response:
     """Add an apartment, by its lägenhetsnummer, to an entrance; on to the apartment's page."""
     with reading(engine) as conn:
-        property_id = store.find_entrance(conn, access=access, entrance_id=entrance_id).property_id
+        property_id = find_entrance(conn, access=access, entrance_id=entrance_id).property_id
     try:
         with changing(engine) as conn:
             row = admin.create_apartment(
@@ -372,11 +388,11 @@ def apartment_view(
 ) -> Response:
     """The apartment's page, with a refusal or a notice (such as a move-in just recorded)."""
     with reading(engine) as conn:
-        flat = store.find_apartment(conn, access=access, apartment_id=apartment_id)
-        prop = store.find_property(conn, access=access, property_id=flat.property_id)
-        points = store.list_metering_points(conn, access=access, apartment_id=apartment_id)
+        flat = find_apartment(conn, access=access, apartment_id=apartment_id)
+        prop = find_property(conn, access=access, property_id=flat.property_id)
+        points = list_metering_points(conn, access=access, apartment_id=apartment_id)
         meters = _meters_of(conn, access, points, now)
-        tenancies = store.list_tenancies(conn, access=access, apartment_id=apartment_id)
+        tenancies = list_tenancies(conn, access=access, apartment_id=apartment_id)
     return page(
         request,
         "apartment.html",
@@ -427,7 +443,7 @@ def install_meter(
 ) -> Response:
     """Install one of the customer's meters on the point, from a day at the property."""
     with reading(engine) as conn:
-        point = store.find_metering_point(conn, access=access, point_id=point_id)
+        point = find_metering_point(conn, access=access, point_id=point_id)
     try:
         with changing(engine) as conn:
             if not meter_id.strip().isdigit():
@@ -456,8 +472,8 @@ def remove_meter(
 ) -> Response:
     """Take a meter off its point from a day at the property (the meter stays in the register)."""
     with reading(engine) as conn:
-        found = store.find_installation(conn, access=access, installation_id=installation_id)
-        point = store.find_metering_point(conn, access=access, point_id=found.metering_point_id)
+        found = find_installation(conn, access=access, installation_id=installation_id)
+        point = find_metering_point(conn, access=access, point_id=found.metering_point_id)
     try:
         with changing(engine) as conn:
             admin.remove_meter(
@@ -468,7 +484,22 @@ def remove_meter(
     return see(_point_page(point))
 
 
-def _point_page(point: store.PointRow) -> str:
+@router.post("/metering-points/{point_id}/delete")
+def delete_metering_point(
+    request: Request, point_id: RowId, access: CustomerAdmin, engine: Db, now: Now
+) -> Response:
+    """Delete a point that never had a meter or a value (one made by mistake); back to its page."""
+    with reading(engine) as conn:
+        point = find_metering_point(conn, access=access, point_id=point_id)
+    try:
+        with changing(engine) as conn:
+            admin.delete_metering_point(conn, access, point_id=point.id, now=now)
+    except Refused as refused:
+        return _back_to_point(request, access, engine, now, point, refused)
+    return see(_point_page(point))
+
+
+def _point_page(point: PointRow) -> str:
     if point.apartment_id is None:
         return f"{PREFIX}/properties/{point.property_id}"
     return f"{PREFIX}/apartments/{point.apartment_id}"
@@ -479,7 +510,7 @@ def _back_to_point(
     access: AccessContext,
     engine: Engine,
     now: datetime,
-    point: store.PointRow,
+    point: PointRow,
     refused: Refused,
 ) -> Response:
     if point.apartment_id is None:
@@ -557,7 +588,7 @@ def change_property(
 ) -> Response:
     """Correct the property's designation or name."""
     with reading(engine) as conn:
-        store.find_property(conn, access=access, property_id=property_id)
+        find_property(conn, access=access, property_id=property_id)
     try:
         with changing(engine) as conn:
             admin.update_property(
@@ -617,7 +648,7 @@ def _entrance_change(
 ) -> Response:
     """A new address for the entrance, or (None) its deletion; back to its property."""
     with reading(engine) as conn:
-        property_id = store.find_entrance(conn, access=access, entrance_id=entrance_id).property_id
+        property_id = find_entrance(conn, access=access, entrance_id=entrance_id).property_id
     try:
         with changing(engine) as conn:
             if address is None:
@@ -642,7 +673,7 @@ def change_apartment(
 ) -> Response:
     """Correct the apartment's lägenhetsnummer."""
     with reading(engine) as conn:
-        store.find_apartment(conn, access=access, apartment_id=apartment_id)
+        find_apartment(conn, access=access, apartment_id=apartment_id)
     try:
         with changing(engine) as conn:
             admin.renumber_apartment(
@@ -659,7 +690,7 @@ def delete_apartment(
 ) -> Response:
     """Delete an apartment without metering points or tenancies; back to its property."""
     with reading(engine) as conn:
-        flat = store.find_apartment(conn, access=access, apartment_id=apartment_id)
+        flat = find_apartment(conn, access=access, apartment_id=apartment_id)
     try:
         with changing(engine) as conn:
             admin.delete_apartment(conn, access, apartment_id=apartment_id, now=now)
@@ -680,7 +711,7 @@ def change_meter(
 ) -> Response:
     """Correct the meter's identity or manufacturer code."""
     with reading(engine) as conn:
-        store.find_meter(conn, access=access, meter_id=meter_id)
+        find_meter(conn, access=access, meter_id=meter_id)
     try:
         with changing(engine) as conn:
             admin.update_meter(

@@ -54,8 +54,9 @@ from openamr.present.pages.forms import read_form_csrf
 from openamr.present.pages.i18n import language_of, translator
 from openamr.present.pages.letters import qr_svg
 from openamr.present.pages.rendering import render
-from openamr.store import admin as store
+from openamr.store.ownership import UnableToFind
 from openamr.store.portfolio import UnableToRegister
+from openamr.store.staff import find_staff, list_staff
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[Depends(read_form_csrf)])
 
@@ -73,7 +74,7 @@ def _refusals() -> Iterator[None]:
     """The staff changes' refusals: 404 for an account the caller does not have, else `Refused`."""
     try:
         yield
-    except store.UnableToFind as exc:
+    except UnableToFind as exc:
         raise HTTPException(404, str(exc)) from None
     except admin.UnusableInput as exc:
         raise Refused(422, str(exc)) from None
@@ -87,7 +88,7 @@ def _account(request: Request, access: AccessContext, engine: Engine, staff_id: 
     """The e-mail address of one of the customer's accounts that is not disabled; else 404,
     or `Refused` for a disabled one (it gets nothing new: it signs in no more)."""
     with reading(engine) as conn:
-        found = store.find_staff(conn, access=access, staff_id=staff_id)
+        found = find_staff(conn, access=access, staff_id=staff_id)
     if found.disabled_at is not None:
         raise Refused(409, translator(language_of(request))("admin_staff_is_disabled"))
     return found.email
@@ -116,7 +117,7 @@ def _staff(
 ) -> Response:
     zone = request.app.state.settings.default_time_zone
     with reading(engine) as conn:
-        accounts = store.list_staff(conn, access=access)
+        accounts = list_staff(conn, access=access)
     return page(
         request,
         "staff.html",
@@ -212,7 +213,7 @@ def new_passphrase_again(staff_id: RowId, access: CustomerAdmin, engine: Db) -> 
     """A secret's address opened again (a reload after switching language): it is not shown
     twice, so on to the staff page, where a new one can be made."""
     with reading(engine) as conn:
-        store.find_staff(conn, access=access, staff_id=staff_id)
+        find_staff(conn, access=access, staff_id=staff_id)
     return see(f"{PREFIX}/staff")
 
 
@@ -220,7 +221,7 @@ def new_passphrase_again(staff_id: RowId, access: CustomerAdmin, engine: Db) -> 
 def new_totp_again(staff_id: RowId, access: CustomerAdmin, engine: Db) -> Response:
     """As for a passphrase: on to the staff page."""
     with reading(engine) as conn:
-        store.find_staff(conn, access=access, staff_id=staff_id)
+        find_staff(conn, access=access, staff_id=staff_id)
     return see(f"{PREFIX}/staff")
 
 

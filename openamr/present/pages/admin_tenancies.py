@@ -8,7 +8,7 @@
     POST /admin/tenancies/{id}/access-codes/revoke       a lost letter: its code stops working
 
 A tenancy is a period and nothing more (P1). A move-out that has happened
-ends the household's sessions and unused codes at once (`openamr.store.admin.move_out`).
+ends the household's sessions and unused codes at once (`openamr.store.tenancies.move_out`).
 
 A code is shown once, on the letter page, which is the answer to the POST
 that issued it: it is in no address (the page's own is the form's target,
@@ -49,8 +49,10 @@ from openamr.present.pages.i18n import language_of, translator
 from openamr.present.pages.letters import Letter, letter
 from openamr.present.pages.rendering import render
 from openamr.settings import Settings
-from openamr.store import admin as store
 from openamr.store import admin_views as views
+from openamr.store.buildings import PropertyRow, find_apartment, find_property
+from openamr.store.customers import find_customer
+from openamr.store.tenancies import find_tenancy
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[Depends(read_form_csrf)])
 
@@ -93,7 +95,7 @@ def move_out(
 ) -> Response:
     """Record a move-out from `end`, the first day that is no longer the household's."""
     with reading(engine) as conn:
-        found = store.find_tenancy(conn, access=access, tenancy_id=tenancy_id)
+        found = find_tenancy(conn, access=access, tenancy_id=tenancy_id)
     try:
         with changing(engine) as conn:
             admin.move_out(conn, access, tenancy_id=found.id, end=end, now=now)
@@ -106,7 +108,7 @@ def move_out(
 def revoke_codes(tenancy_id: RowId, access: CustomerAdmin, engine: Db, now: Now) -> Response:
     """A lost letter: the tenancy's codes not yet used stop working."""
     with changing(engine) as conn:
-        apartment_id = store.find_tenancy(conn, access=access, tenancy_id=tenancy_id).apartment_id
+        apartment_id = find_tenancy(conn, access=access, tenancy_id=tenancy_id).apartment_id
         admin.revoke_access_codes(conn, access, tenancy_id=tenancy_id, now=now)
     return see(f"{PREFIX}/apartments/{apartment_id}?done=revoked")
 
@@ -159,7 +161,7 @@ def apartment_letter_again(apartment_id: RowId, access: CustomerAdmin, engine: D
     """A letter's address opened again (a reload after switching language, a bookmark): its
     code is not shown twice, so on to the apartment, where a new letter can be made."""
     with reading(engine) as conn:
-        store.find_apartment(conn, access=access, apartment_id=apartment_id)
+        find_apartment(conn, access=access, apartment_id=apartment_id)
     return see(f"{PREFIX}/apartments/{apartment_id}")
 
 
@@ -167,7 +169,7 @@ def apartment_letter_again(apartment_id: RowId, access: CustomerAdmin, engine: D
 def property_letters_again(property_id: RowId, access: CustomerAdmin, engine: Db) -> Response:
     """As for one apartment's letter: on to the property, where new letters can be made."""
     with reading(engine) as conn:
-        store.find_property(conn, access=access, property_id=property_id)
+        find_property(conn, access=access, property_id=property_id)
     return see(f"{PREFIX}/properties/{property_id}")
 
 
@@ -183,14 +185,14 @@ def _issue(
     title = translator(language_of(request))("admin_letter_qr_title")
     letters = []
     with changing(engine) as conn:
-        customer = store.find_customer(
+        customer = find_customer(
             conn, access=access, customer_id=admin.customer_of(access, None)
         ).name
-        properties: dict[int, store.PropertyRow] = {}
+        properties: dict[int, PropertyRow] = {}
         for apartment_id in apartment_ids:
-            flat = store.find_apartment(conn, access=access, apartment_id=apartment_id)
+            flat = find_apartment(conn, access=access, apartment_id=apartment_id)
             if flat.property_id not in properties:
-                properties[flat.property_id] = store.find_property(
+                properties[flat.property_id] = find_property(
                     conn, access=access, property_id=flat.property_id
                 )
             issued = admin.issue_letter(

@@ -32,9 +32,10 @@ from openamr.present.pages.forms import read_form_csrf
 from openamr.present.pages.rendering import render
 from openamr.present.pages.staff_signin import StaffArea, sign_in_router
 from openamr.present.series import UnableToReadValues
-from openamr.store import admin as register
 from openamr.store import console as store
 from openamr.store import telegrams as radio
+from openamr.store.meters import find_meter
+from openamr.store.ownership import UnableToChange, UnableToFind
 from openamr.units import STORAGE_UNITS, parse_unit
 from openamr.validate import Resolution
 
@@ -223,10 +224,10 @@ def attach(
                 unit=unit or None,
                 now=now,
             )
-            customer_id = register.find_meter(
+            customer_id = find_meter(
                 conn, access=access, meter_id=installation.meter_id
             ).customer_id
-    except (actions.UnableToAttach, register.UnableToFind, register.UnableToChange) as exc:
+    except (actions.UnableToAttach, UnableToFind, UnableToChange) as exc:
         return _unassigned(request, access, engine, now, error=str(exc), status_code=422)
     ingest: TelegramIngest = request.app.state.telegram_ingest
     actions.process_device_telegrams(

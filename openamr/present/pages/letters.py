@@ -20,7 +20,7 @@ import segno
 from markupsafe import Markup
 
 from openamr.guard.households import IssuedCode
-from openamr.store.admin import ApartmentRow, PropertyRow
+from openamr.store.buildings import ApartmentRow, PropertyRow
 
 SIGN_IN_PATH = "/household"  # the household's sign-in page, where a code is redeemed
 

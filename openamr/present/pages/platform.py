@@ -30,7 +30,7 @@ from openamr.present.pages.admin import Db, Field, Now, Refused, changing, readi
 from openamr.present.pages.forms import read_form_csrf
 from openamr.present.pages.rendering import render
 from openamr.present.pages.staff_signin import StaffArea, sign_in_router
-from openamr.store import admin as store
+from openamr.store.customers import find_customer, list_customers
 
 PREFIX = "/platform"
 SIGN_IN = StaffArea(
@@ -64,7 +64,7 @@ def _customers(
     request: Request, access: AccessContext, engine: Engine, refused: Refused | None = None
 ) -> Response:
     with reading(engine) as conn:
-        customers = store.list_customers(conn, access=access)
+        customers = list_customers(conn, access=access)
     return _page(request, "customers.html", refused=refused, customers=customers)
 
 
@@ -97,7 +97,7 @@ def _customer(
     refused: Refused | None = None,
 ) -> Response:
     with reading(engine) as conn:
-        customer = store.find_customer(conn, access=access, customer_id=customer_id)
+        customer = find_customer(conn, access=access, customer_id=customer_id)
     return _page(request, "customer.html", refused=refused, customer=customer)
 
 
