@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
 from itertools import islice
 from typing import NamedTuple, TextIO
 
@@ -25,19 +24,18 @@ from sqlalchemy.engine import Engine
 
 from openamr.access import AccessContext
 from openamr.collect.rejections import Rejection, keep_rejections
-from openamr.db import from_epoch, to_epoch
+from openamr.db import to_epoch
 from openamr.store import readings as store
 from openamr.store import values as hourly
 from openamr.timeutil import UnusableTimestamp, parse_instant
 from openamr.units import Unit, UnknownUnit, UnusableValue, parse_unit
-from openamr.validate import MeterSpan, RegisterReading, UnableToDeriveValues, derive_hour_rows
+from openamr.validate import MeterSpan, UnableToDeriveValues, derive_hour_rows_by_second
 
 logger = logging.getLogger(__name__)
 
 CSV_COLUMNS = ("meter", "timestamp", "value", "unit")
 ATTEMPTS = 5  # tries of a batch that meets concurrent writers of the same readings
 HOUR = 3600
-_RECENT_METERS = 100_000  # meters whose last readings an import keeps as objects, at most
 
 
 class UnableToReadReadings(ValueError):
@@ -245,9 +243,6 @@ class ReadingIngest:
         # Each point's meter installations, read once per import: a time-ordered
         # stream touches every point in every batch.
         self._spans: dict[int, list[MeterSpan]] = {}
-        # Each meter's readings as its last derivation took them, by epoch second: a
-        # time-ordered stream needs each reading again the next two times.
-        self._recent: dict[int, dict[int, RegisterReading]] = {}
 
     def know_meters(self, meters: Mapping[str, list[store.MeterInfo]]) -> None:
         """Meters the caller has just looked up with store.find_meters under the same access,
@@ -319,7 +314,6 @@ class ReadingIngest:
                         source=self.source,
                         now=self.now,
                         spans=self._spans,
-                        recent=self._recent,
                     )
                     if self.keep_rejected:
                         keep_rejections(
@@ -398,13 +392,11 @@ def _store_and_derive(
     source: str,
     now: datetime,
     spans: dict[int, list[MeterSpan]],
-    recent: dict[int, dict[int, RegisterReading]],
 ) -> IngestReport:
     """Store what is new or changed in `accepted` and re-derive the hours it touches.
 
     `accepted` is keyed by meter and epoch second. `spans` caches each point's
-    installations across the batches of an import, `recent` the readings each
-    meter's last derivation took.
+    installations across the batches of an import.
     """
     result = IngestReport()
     if not accepted:
@@ -452,9 +444,7 @@ def _store_and_derive(
             for point_id in unknown:
                 spans[point_id] = found.get(point_id, [])
         covered = _covered(bounds, stored_times)
-        inserts, updates, deletes = _derive(
-            conn, windows, accepted, stored_values, covered, spans, recent
-        )
+        inserts, updates, deletes = _derive(conn, windows, accepted, stored_values, covered, spans)
         result.hours_written = len(inserts) + len(updates) + len(deletes)
     store.insert_readings(conn, new, received_at=now)
     store.revise_readings(conn, revised, received_at=now, source=source)
@@ -478,7 +468,7 @@ def _windows_to_derive(
         known = span.get(item.point_id)
         if known is None:
             span[item.point_id] = (moment, moment)
-        else:
+        elif moment < known[0] or moment > known[1]:
             span[item.point_id] = (min(known[0], moment), max(known[1], moment))
         meters[item.point_id].add(item.meter.id)
     windows: dict[int, tuple[int, int]] = {}
@@ -516,12 +506,6 @@ def _covered(
     return covered
 
 
-# The start of an hour as a datetime: a batch derives the same few hours for every point.
-@lru_cache(maxsize=1 << 16)
-def _hour_at(second: int) -> datetime:
-    return from_epoch(second)
-
-
 def _derive(
     conn: sa.Connection,
     windows: Mapping[int, tuple[int, int]],
@@ -529,7 +513,6 @@ def _derive(
     stored: Mapping[tuple[int, int], int],
     covered: Mapping[int, tuple[int, int]],
     spans: Mapping[int, list[MeterSpan]],
-    recent: dict[int, dict[int, RegisterReading]],
 ) -> tuple[list[hourly.StoredHour], list[hourly.StoredHour], list[tuple[int, int]]]:
     """Hourly rows to insert, update and delete so the windows match the readings.
 
@@ -551,22 +534,11 @@ def _derive(
             known[(meter_id, second)] = value
     for key, item in accepted.items():
         known[key] = item.value
-    values: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    # Each meter's readings by epoch second, as the derivation takes them: one value
+    # per second already, because `known` is keyed by meter and second.
+    by_meter: dict[int, dict[int, int]] = defaultdict(dict)
     for (meter_id, second), value in known.items():
-        values[meter_id].append((second, value))
-    if len(recent) + len(values) > _RECENT_METERS:
-        recent.clear()
-    by_meter: dict[int, list[RegisterReading]] = {}
-    for meter_id, seconds in values.items():
-        taken_before = recent.get(meter_id, {})
-        now_taken: dict[int, RegisterReading] = {}
-        for second, value in seconds:
-            reading = taken_before.get(second)
-            if reading is None or reading.value != value:
-                reading = RegisterReading(meter_id, from_epoch(second), value)
-            now_taken[second] = reading
-        recent[meter_id] = now_taken
-        by_meter[meter_id] = list(now_taken.values())
+        by_meter[meter_id][second] = value
 
     customer_of = {item.point_id: item.meter.customer_id for item in accepted.values()}
     window_list = [(point_id, lo, hi) for point_id, (lo, hi) in windows.items()]
@@ -576,14 +548,9 @@ def _derive(
     derived: set[tuple[int, int]] = set()
     skipped: set[int] = set()
     for point_id, lo, hi in window_list:
-        point_spans = spans.get(point_id, [])
-        if len(point_spans) == 1:
-            point_readings = by_meter.get(point_spans[0].meter_id, [])
-        else:
-            point_readings = [r for span in point_spans for r in by_meter.get(span.meter_id, ())]
         try:
-            hours = derive_hour_rows(
-                point_readings, point_spans, window_start=_hour_at(lo), window_end=_hour_at(hi)
+            hours = derive_hour_rows_by_second(
+                by_meter, spans.get(point_id, []), first_hour=lo, end_hour=hi
             )
         except UnableToDeriveValues as exc:
             # A register that contradicts itself (overlapping installations) must not
@@ -592,6 +559,10 @@ def _derive(
             skipped.add(point_id)
             continue
         customer_id = customer_of[point_id]
+        if not existing:
+            # Nothing stored in any window (a first load): every hour is an insert.
+            inserts += [(point_id, customer_id, *hour) for hour in hours]
+            continue
         for second, hour_value, status, reason in hours:
             hour_key = (point_id, second)
             derived.add(hour_key)

@@ -18,6 +18,7 @@ from openamr.validate.rules import (
     Status,
     UnableToDeriveValues,
     derive_hour_rows,
+    derive_hour_rows_by_second,
     derive_hourly_values,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "aggregate",
     "aggregate_rows",
     "derive_hour_rows",
+    "derive_hour_rows_by_second",
     "derive_hourly_values",
     "local_periods",
     "local_span",

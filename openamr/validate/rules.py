@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -122,6 +122,36 @@ def derive_hour_rows(
     if not ordered or end_hour == first_hour:
         return []
     by_meter = _values_by_time(readings, {span.meter_id for span in ordered})
+    return _hours(ordered, by_meter, first_hour, end_hour)
+
+
+def derive_hour_rows_by_second(
+    values: Mapping[int, Mapping[int, int]],
+    spans: Sequence[MeterSpan],
+    *,
+    first_hour: int,
+    end_hour: int,
+) -> list[HourRow]:
+    """`derive_hour_rows` for readings as {meter: {epoch second: value}} and a window of epoch
+    hours: the form ingest holds them in, without a datetime or an object per reading.
+
+    Raises ValueError for a window that is not whole hours, and UnableToDeriveValues
+    as derive_hour_rows does.
+    """
+    if first_hour % _HOUR_S or end_hour % _HOUR_S or end_hour < first_hour:
+        raise ValueError(f"the window {first_hour}-{end_hour} is not whole hours in order")
+    ordered = _ordered_spans(spans)
+    if not ordered or end_hour == first_hour:
+        return []
+    return _hours(ordered, values, first_hour, end_hour)
+
+
+def _hours(
+    ordered: list[MeterSpan],
+    by_meter: Mapping[int, Mapping[int, int]],
+    first_hour: int,
+    end_hour: int,
+) -> list[HourRow]:
     runs = _runs_in_spans(ordered, by_meter)
     if ordered[0].cumulative:
         return _cumulative_hours(runs, first_hour, end_hour)
@@ -221,14 +251,16 @@ def _values_by_time(
 _Run = tuple[MeterSpan, list[tuple[int, int]]]
 
 
-def _runs_in_spans(ordered: list[MeterSpan], by_meter: dict[int, dict[int, int]]) -> list[_Run]:
+def _runs_in_spans(
+    ordered: list[MeterSpan], by_meter: Mapping[int, Mapping[int, int]]
+) -> list[_Run]:
     """The readings inside each span, sorted by time; spans in time order, so all runs are too."""
     sorted_by_meter: dict[int, list[tuple[int, int]]] = {}
     runs: list[_Run] = []
     for span in ordered:
         readings = sorted_by_meter.get(span.meter_id)
         if readings is None:
-            readings = sorted(by_meter[span.meter_id].items())
+            readings = sorted(by_meter.get(span.meter_id, {}).items())
             sorted_by_meter[span.meter_id] = readings
         installed, removed = _span_bounds(span)
         low = bisect_left(readings, installed, key=_time) if readings else 0
@@ -248,6 +280,7 @@ def _cumulative_hours(runs: list[_Run], first_hour: int, end_hour: int) -> list[
     # intervals in time order with the current hour's totals in local variables.
     gap = int(ESTIMATION_GAP.total_seconds())
     out: list[HourRow] = []
+    append = out.append
     hour = -1  # no hour yet
     value = covered = 0
     estimated = rejected = False
@@ -300,7 +333,11 @@ def _cumulative_hours(runs: list[_Run], first_hour: int, end_hour: int) -> list[
                     end = following
                     high = (2 * delta * (following - t0) + length) // twice_length
                 if boundary != hour:
-                    _close_hour(out, hour, value, covered, estimated, rejected)
+                    # _close_hour, written out: this line runs once per hour of every point.
+                    if rejected:
+                        append((hour, None, _REJECTED, REGISTER_WENT_BACKWARDS))
+                    elif covered == _HOUR_S:
+                        append((hour, value, _ESTIMATED if estimated else _MEASURED, None))
                     hour, value, covered = boundary, high - low, end - start
                     estimated, rejected = long_gap, False
                 else:
