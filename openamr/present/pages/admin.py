@@ -139,9 +139,17 @@ def page(
     request: Request, template: str, *, refused: Refused | None = None, **context: Any
 ) -> Response:
     """An administration page; with `refused`, its status and reason above the forms."""
+    return refusable_page(request, f"admin/{template}", refused=refused, **context)
+
+
+def refusable_page(
+    request: Request, template: str, *, refused: Refused | None = None, **context: Any
+) -> Response:
+    """The page `template` again after a change, or first; with `refused`, the refusal's status
+    and its reason (the templates show `error` above their forms)."""
     return render(
         request,
-        f"admin/{template}",
+        template,
         status_code=refused.status if refused is not None else 200,
         error=refused.reason if refused is not None else None,
         **context,

@@ -26,9 +26,17 @@ from openamr.access import AccessContext, Role
 from openamr.collect import admin
 from openamr.guard.http import RowId
 from openamr.guard.policy import Allow
-from openamr.present.pages.admin import Db, Field, Now, Refused, changing, reading, see
+from openamr.present.pages.admin import (
+    Db,
+    Field,
+    Now,
+    Refused,
+    changing,
+    reading,
+    refusable_page,
+    see,
+)
 from openamr.present.pages.forms import read_form_csrf
-from openamr.present.pages.rendering import render
 from openamr.present.pages.staff_signin import StaffArea, sign_in_router
 from openamr.store.customers import find_customer, list_customers
 
@@ -45,13 +53,7 @@ PlatformAdmin = Annotated[AccessContext, Depends(Allow(Role.PLATFORM_ADMIN))]
 def _page(
     request: Request, template: str, *, refused: Refused | None = None, **context: object
 ) -> Response:
-    return render(
-        request,
-        f"platform/{template}",
-        status_code=refused.status if refused is not None else 200,
-        error=refused.reason if refused is not None else None,
-        **context,
-    )
+    return refusable_page(request, f"platform/{template}", refused=refused, **context)
 
 
 @router.get("", response_class=HTMLResponse)
