@@ -12,21 +12,17 @@ page again with the reason above the form (422 input that cannot be used,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
-import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
-from openamr.access import AccessContext, Role
-from openamr.collect.admin import UnusableInput
-from openamr.guard.http import RowId, current_engine, current_now
-from openamr.guard.policy import Allow
+from openamr.access import AccessContext
+from openamr.guard.http import RowId, current_now
 from openamr.present import prices
 from openamr.present.costs import PRICE_UNITS, price_text
+from openamr.present.pages.admin import CustomerAdmin, Db, Refused, changing
 from openamr.present.pages.forms import read_form_csrf
 from openamr.present.pages.i18n import language_of
 from openamr.present.pages.rendering import render
@@ -35,32 +31,8 @@ from openamr.store import prices as store
 PAGE = "/admin/prices"
 router = APIRouter(include_in_schema=False, dependencies=[Depends(read_form_csrf)])
 
-CustomerAdmin = Annotated[AccessContext, Depends(Allow(Role.CUSTOMER_ADMIN))]
-Db = Annotated[Engine, Depends(current_engine)]
 # A form's text field: empty when not sent, checked by `openamr.present.prices`.
 Field = Annotated[str, Form(max_length=100)]
-
-
-class Refused(Exception):
-    """A change refused: the status for the page and the reason, as said."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-
-
-@contextmanager
-def _changing(engine: Engine) -> Iterator[sa.Connection]:
-    """One transaction for a change and its audit event; refusals as 404 or `Refused`."""
-    try:
-        with engine.begin() as conn:
-            yield conn
-    except store.UnableToFind as exc:
-        raise HTTPException(404, str(exc)) from None
-    except UnusableInput as exc:
-        raise Refused(422, str(exc)) from None
-    except store.UnableToChange as exc:
-        raise Refused(409, str(exc)) from None
 
 
 @router.get(PAGE)
@@ -81,7 +53,7 @@ def set_price(
     """Set a price from a day on (replacing that day's); back to the list."""
     now = current_now(request)
     try:
-        with _changing(engine) as conn:
+        with changing(engine) as conn:
             prices.set_price(
                 conn,
                 access,
@@ -100,7 +72,7 @@ def set_price(
 @router.post(PAGE + "/{price_id}/delete")
 def delete_price(request: Request, price_id: RowId, access: CustomerAdmin, engine: Db) -> Response:
     """Delete a price; back to the list."""
-    with _changing(engine) as conn:
+    with changing(engine) as conn:
         prices.delete_price(conn, access, price_id=price_id, now=current_now(request))
     return RedirectResponse(PAGE, status_code=303)
 
