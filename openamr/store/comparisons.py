@@ -128,10 +128,14 @@ def compare_with_similar(
     first_day: date,
     end_day: date,
     resolution: Resolution,
+    own: Sequence[PeriodValue],
     now: datetime,
     rule: CohortRule | None = None,
 ) -> SimilarApartments | None:
     """The household's values beside the mean of similar apartments, if a group passes the screen.
+
+    `own` is the household's own values of the view, as the caller has read them through
+    `access` already (`list_own_periods`, or the page's series): they are not read again.
 
     Similar apartments are the other apartments of the property with a point
     of `point`'s medium; when those fail the screen, the other apartments of
@@ -156,18 +160,11 @@ def compare_with_similar(
     ]
     if not shown:
         return None
-    own = {
+    known = {
         value.start_at: value.value if value.status in (Status.MEASURED, Status.ESTIMATED) else None
-        for value in list_own_periods(
-            conn,
-            access=access,
-            point=point,
-            first_day=first_day,
-            end_day=end_day,
-            resolution=resolution,
-        )
+        for value in own
     }
-    own_values = [own.get(start) for start, _end in shown]
+    own_values = [known.get(start) for start, _end in shown]
     tried: set[frozenset[int]] = set()
     for scope in Scope:
         points = _similar_points(conn, tenancy=tenancy, point=point, scope=scope)

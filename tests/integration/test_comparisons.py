@@ -18,7 +18,7 @@ from openamr.app import create_app
 from openamr.guard import grants
 from openamr.guard.sessions import NewSession
 from openamr.present.pages.comparisons import build_comparison
-from openamr.present.pages.periods import View, span_of
+from openamr.present.pages.periods import RESOLUTION, Span, View, span_of
 from openamr.settings import Settings
 from openamr.store import queries
 from openamr.store.access_log import list_tenancy_accesses
@@ -29,8 +29,9 @@ from openamr.store.comparisons import (
     compare_with_similar,
     list_own_periods,
 )
+from openamr.store.queries import PointRow
 from openamr.store.schema import tenancy
-from openamr.validate import Resolution, Status
+from openamr.validate import PeriodValue, Resolution, Status
 from openamr.validate.cohort import Position
 from tests.comparison_world import (
     MOVE,
@@ -98,17 +99,41 @@ def own_point(engine: Engine, access: AccessContext) -> queries.PointRow:
     return point
 
 
+def _view_values(
+    conn: sa.Connection, access: AccessContext, point: PointRow, span: Span
+) -> list[PeriodValue]:
+    """The view's own values, as the household's page reads them before its comparisons."""
+    return list_own_periods(
+        conn,
+        access=access,
+        point=point,
+        first_day=span.first_day,
+        end_day=span.end_day,
+        resolution=RESOLUTION[span.view],
+    )
+
+
 def similar(
     engine: Engine, access: AccessContext, days: tuple[date, date], resolution: Resolution
 ) -> SimilarApartments | None:
+    point = own_point(engine, access)
     with engine.connect() as conn:
-        return compare_with_similar(
+        own = list_own_periods(
             conn,
             access=access,
-            point=own_point(engine, access),
+            point=point,
             first_day=days[0],
             end_day=days[1],
             resolution=resolution,
+        )
+        return compare_with_similar(
+            conn,
+            access=access,
+            point=point,
+            first_day=days[0],
+            end_day=days[1],
+            resolution=resolution,
+            own=own,
             now=NOW,
         )
 
@@ -257,7 +282,9 @@ def test_a_month_partly_before_the_move_in_is_compared_from_the_move_in_on(
     now = datetime(2026, 11, 20, 12, tzinfo=UTC)
     span = span_of(View.MONTH, date(2026, 11, 20), move_in=date(2026, 10, 15), today=now.date())
     with migrated_engine.connect() as conn:
-        comparison = build_comparison(conn, access, point, span, now=now, lang="en")
+        comparison = build_comparison(
+            conn, access, point, span, _view_values(conn, access, point, span), now=now, lang="en"
+        )
     assert comparison is not None
     previous = next(row for row in comparison.history if row.kind == "previous")
     # November 1-19 against October 15-19, the days of October that are the household's.
@@ -296,7 +323,8 @@ def test_support_under_a_grant_is_audited_for_the_earlier_periods_it_is_shown(
         under_grant = grants.granted_access(support, grant)
         span = span_of(View.MONTH, date(2026, 10, 5), move_in=date(2025, 1, 1), today=NOW.date())
         point = own_point(migrated_engine, home)
-        comparison = build_comparison(conn, under_grant, point, span, now=NOW, lang="sv")
+        current = _view_values(conn, under_grant, point, span)
+        comparison = build_comparison(conn, under_grant, point, span, current, now=NOW, lang="sv")
         assert comparison is not None
         assert comparison.similar is not None
         reads = [

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -100,11 +101,15 @@ def build_comparison(
     access: AccessContext,
     point: PointRow,
     span: Span,
+    current: Sequence[PeriodValue],
     *,
     now: datetime,
     lang: str,
 ) -> Comparison | None:
-    """The comparisons of one view of one point; None for a caller without a tenancy."""
+    """The comparisons of one view of one point; None for a caller without a tenancy.
+
+    `current` is the view's own values, as the page read them through `access`.
+    """
     tenancy = access.tenancy
     if tenancy is None:
         return None
@@ -121,7 +126,6 @@ def build_comparison(
             resolution=resolution,
         )
 
-    current = read(span.first_day, span.end_day)
     history = []
     for kind, first_day, end_day in _earlier(span):
         other = read(first_day, end_day)
@@ -148,6 +152,7 @@ def build_comparison(
             first_day=span.first_day,
             end_day=span.end_day,
             resolution=resolution,
+            own=current,
             now=now,
         )
         similar = None if found is None else _similar_view(found, span.view, unit, lang)
@@ -207,7 +212,7 @@ def _known(value: PeriodValue) -> bool:
 def _history_row(
     kind: str,
     other_period: Period,
-    current: list[PeriodValue],
+    current: Sequence[PeriodValue],
     other: list[PeriodValue],
     move_in: datetime,
     unit: DisplayUnit,

@@ -293,7 +293,9 @@ def _view(
             now=now,
             lang=language_of(request),
         )
-        comparison = build_comparison(conn, access, point, span, now=now, lang=language_of(request))
+        comparison = build_comparison(
+            conn, access, point, span, series.values, now=now, lang=language_of(request)
+        )
     lang = language_of(request)
     rows, chart, total = _rows(series, span, tenancy, now, lang)
     return render(
